@@ -1,0 +1,46 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "klp-harness",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "klp-harness", targets: ["klp-harness"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // libkmod, the library behind insmod/rmmod/modinfo: we load and unload
+        // modules in-process instead of spawning a process per step.
+        .systemLibrary(
+            name: "CKmod",
+            pkgConfig: "libkmod",
+            providers: [.apt(["libkmod-dev"])]
+        ),
+        // The engine. Its folders are the layers: Kmod (the libkmod binding),
+        // Kernel (kmsg, sysfs, dynamic debug), Scenario (format and engine),
+        // Reporting (diff, KTAP, results folder) and VM (the host side).
+        .target(
+            name: "KlpHarness",
+            dependencies: [
+                "CKmod",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .executableTarget(
+            name: "klp-harness",
+            dependencies: [
+                "KlpHarness",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "KlpHarnessTests",
+            dependencies: ["KlpHarness"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

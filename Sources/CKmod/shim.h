@@ -1,0 +1,4 @@
+#ifndef CKMOD_SHIM_H
+#define CKMOD_SHIM_H
+#include <libkmod.h>
+#endif

@@ -1,0 +1,61 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Thin wrappers over open/read/write for the small text files of sysfs,
+/// procfs and debugfs. Errors keep the errno and the path.
+public struct KernelFileError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var path: String
+    public var operation: String
+    public var errno: ErrnoDescription
+
+    public var description: String { "could not \(operation) \(path): \(errno.message) (\(errno.name))" }
+}
+
+public enum KernelFile {
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    public static func read(_ path: String) throws(KernelFileError) -> String {
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(FilePath(path), .readOnly) } catch {
+            throw KernelFileError(path: path, operation: "read", errno: ErrnoDescription(error))
+        }
+        defer { try? fd.close() }
+        var text: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count: Int
+            do {
+                count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
+            } catch {
+                throw KernelFileError(path: path, operation: "read", errno: ErrnoDescription(error))
+            }
+            if count == 0 { break }
+            text.append(contentsOf: chunk[..<count])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The first line of a one-value file such as `enabled` or `refcnt`.
+    public static func readValue(_ path: String) throws(KernelFileError) -> String {
+        String(try read(path).prefix { $0 != "\n" })
+    }
+
+    /// Writes `text` with one write(2), which is how sysfs and the dynamic
+    /// debug control file expect to receive a value or a query.
+    public static func write(_ text: String, to path: String) throws(KernelFileError) {
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(FilePath(path), .writeOnly) } catch {
+            throw KernelFileError(path: path, operation: "open", errno: ErrnoDescription(error))
+        }
+        defer { try? fd.close() }
+        do {
+            _ = try fd.writeAll(Array(text.utf8))
+        } catch {
+            throw KernelFileError(path: path, operation: "write", errno: ErrnoDescription(error))
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import CKmod
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `modinfo` shows of a module file, as far as the harness cares.
+public struct ModuleInfo: Equatable, Sendable {
+    public var name: String
+    public var vermagic: String
+    public var isLivepatch: Bool
+    public var parameters: [String]
+
+    /// The kernel release the module was built for: vermagic's first word.
+    public var release: String { String(vermagic.split(separator: " ").first ?? "") }
+}
+
+/// The libkmod library context: insmod, rmmod and modinfo in-process.
+/// One context serves a whole run (libkmod caches the module index).
+public final class KmodContext {
+    private let context: OpaquePointer
+
+    public init() throws(KmodError) {
+        guard let context = kmod_new(nil, nil) else {
+            throw KmodError(operation: .open, module: "libkmod", errno: ErrnoDescription(ENOMEM))
+        }
+        self.context = context
+    }
+
+    deinit { kmod_unref(context) }
+
+    private func module(atPath path: String) throws(KmodError) -> OpaquePointer {
+        var module: OpaquePointer?
+        let result = kmod_module_new_from_path(context, path, &module)
+        guard result == 0, let module else {
+            throw KmodError(operation: .lookUp, module: path, errno: ErrnoDescription(result))
+        }
+        return module
+    }
+
+    private func module(named name: String) throws(KmodError) -> OpaquePointer {
+        var module: OpaquePointer?
+        let result = kmod_module_new_from_name(context, name, &module)
+        guard result == 0, let module else {
+            throw KmodError(operation: .lookUp, module: name, errno: ErrnoDescription(result))
+        }
+        return module
+    }
+
+    /// Reads the `.modinfo` section of a module file, without loading it.
+    public func info(ofModuleAt path: String) throws(KmodError) -> ModuleInfo {
+        let module = try module(atPath: path)
+        defer { kmod_module_unref(module) }
+        var list: OpaquePointer?
+        let count = kmod_module_get_info(module, &list)
+        guard count >= 0 else {
+            throw KmodError(operation: .readInfo, module: path, errno: ErrnoDescription(count))
+        }
+        defer { kmod_module_info_free_list(list) }
+        var info = ModuleInfo(
+            name: String(cString: kmod_module_get_name(module)),
+            vermagic: "", isLivepatch: false, parameters: [])
+        var entry = list
+        while let current = entry {
+            let key = kmod_module_info_get_key(current).map { String(cString: $0) } ?? ""
+            let value = kmod_module_info_get_value(current).map { String(cString: $0) } ?? ""
+            switch key {
+            case "vermagic": info.vermagic = value
+            case "livepatch": info.isLivepatch = value == "Y"
+            case "parm": info.parameters.append(String(value.prefix { $0 != ":" }))
+            default: break
+            }
+            entry = kmod_list_next(list, current)
+        }
+        if info.vermagic.isEmpty {
+            // Every module the kernel would accept carries a vermagic.
+            throw KmodError(operation: .readInfo, module: path, errno: ErrnoDescription(ENOEXEC))
+        }
+        return info
+    }
+
+    /// insmod: loads the module file with a parameter string such as
+    /// `pre_patch_ret=-19`. The kernel's errno comes back in the error.
+    public func insertModule(atPath path: String, parameters: String) throws(KmodError) {
+        let module = try module(atPath: path)
+        defer { kmod_module_unref(module) }
+        let result = kmod_module_insert_module(module, 0, parameters)
+        guard result == 0 else {
+            throw KmodError(operation: .insert, module: path, errno: ErrnoDescription(result))
+        }
+    }
+
+    /// rmmod: unloads a module by name. libkmod never blocks here
+    /// (O_NONBLOCK), so callers wait for refcnt 0 first.
+    public func removeModule(named name: String) throws(KmodError) {
+        let module = try module(named: name)
+        defer { kmod_module_unref(module) }
+        let result = kmod_module_remove_module(module, 0)
+        guard result == 0 else {
+            throw KmodError(operation: .remove, module: name, errno: ErrnoDescription(result))
+        }
+    }
+}

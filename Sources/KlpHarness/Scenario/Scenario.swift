@@ -1,0 +1,85 @@
+/// A scenario file: the transcript is the test. Lines starting with `% ` are
+/// actions the runner performs (and writes into the kernel log); every other
+/// line is a line the kernel log must show at that point. `#` starts a comment.
+public struct Scenario: Equatable, Sendable {
+    /// The KTAP test name: the file name without its order prefix and extension.
+    public var name: String
+    public var path: String
+    /// The first comment line, a one-line description.
+    public var summary: String
+    public var steps: [Step]
+    /// Actions and expected kernel lines in order: what `actual` must equal.
+    public var transcript: [String]
+
+    /// Modules the scenario loads or unloads (module names, with underscores).
+    public var moduleNames: Set<String> {
+        Set(steps.flatMap { $0.action.moduleNames })
+    }
+}
+
+public struct Step: Equatable, Sendable {
+    public var action: Action
+    /// The action line as written (without `% `), logged verbatim.
+    public var command: String
+    /// 1-based line number in the scenario file.
+    public var line: Int
+    /// The transcript says this action fails (an `insmod: ERROR: …` line follows).
+    public var expectsFailure: Bool
+
+    /// The line written to the kernel log before the action runs.
+    public var logLine: String { "% \(command)" }
+}
+
+public enum Action: Equatable, Sendable {
+    /// `insmod FILE.ko [name=value …] [&]`. A livepatch load waits until its
+    /// transition finishes; with `&` it only confirms that the transition is
+    /// under way (stalled) and moves on.
+    case insert(file: String, parameters: [String], waitsForTransition: Bool)
+    /// `rmmod NAME`, after the module's refcnt drops to 0.
+    case remove(module: String)
+    /// `echo VALUE > /sys/…`.
+    case write(value: String, target: SysfsTarget)
+
+    public var moduleNames: [String] {
+        switch self {
+        case .insert(let file, _, _): [ModuleName.fromFile(file)]
+        case .remove(let module): [ModuleName.normalized(module)]
+        case .write(_, .patchEnabled(let patch)): [patch]
+        case .write(_, .moduleParameter(let module, _)): [module]
+        }
+    }
+
+    /// The command word, as the error line names it (`insmod: ERROR: …`).
+    public var commandName: String {
+        switch self {
+        case .insert: "insmod"
+        case .remove: "rmmod"
+        case .write: "echo"
+        }
+    }
+}
+
+/// The sysfs files a scenario may write. Anything else is rejected when the
+/// file is parsed, so a scenario cannot poke arbitrary kernel knobs.
+public enum SysfsTarget: Equatable, Sendable {
+    case patchEnabled(String)
+    case moduleParameter(module: String, name: String)
+
+    public func path(in sysfs: Sysfs) -> String {
+        switch self {
+        case .patchEnabled(let patch): "\(sysfs.patchDirectory(patch))/enabled"
+        case .moduleParameter(let module, let name): sysfs.parameter(name, of: module)
+        }
+    }
+}
+
+public enum ModuleName {
+    /// `livepatch-callbacks-demo.ko` → `livepatch_callbacks_demo`, as the kernel names it.
+    public static func fromFile(_ file: String) -> String {
+        normalized(file.hasSuffix(".ko") ? String(file.dropLast(3)) : file)
+    }
+
+    public static func normalized(_ name: String) -> String {
+        name.replacing("-", with: "_")
+    }
+}

@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs one scenario against the live kernel: writes each action line into
+/// the kernel log, performs the action with libkmod or sysfs, waits as the
+/// seeds' rules say, and collects the log from its start marker to its end.
+public final class ScenarioEngine {
+    let kmod: KmodContext
+    let kmsg: KmsgReader
+    let writer: KmsgWriter
+    let sysfs: Sysfs
+    let catalog: ModuleCatalog
+    let cleaner: KernelCleaner
+    let timeout: Duration
+    private var markerCount = 0
+
+    public init(kmod: KmodContext, kmsg: KmsgReader, writer: KmsgWriter = KmsgWriter(),
+                sysfs: Sysfs, catalog: ModuleCatalog, timeout: Duration) {
+        self.kmod = kmod
+        self.kmsg = kmsg
+        self.writer = writer
+        self.sysfs = sysfs
+        self.catalog = catalog
+        self.cleaner = KernelCleaner(kmod: kmod, sysfs: sysfs, catalog: catalog)
+        self.timeout = timeout
+    }
+
+    /// Why a scenario stopped before its last step.
+    enum Stop: Error {
+        case timedOut(WaitTimeout)
+        case interrupted
+        case unexpectedFailure(step: Step, message: String)
+        case harness(String)
+    }
+
+    public func run(_ scenario: Scenario) -> ScenarioResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var diagnostics: [String] = []
+        let deadline = Deadline(after: timeout)
+
+        // The kernel must be clean before we start; if an earlier run left
+        // something behind, clean it and say so.
+        let leftovers = cleaner.clean()
+        if !leftovers.isEmpty {
+            diagnostics.append("kernel was not clean before the scenario; clean-up: " + leftovers.joined(separator: "; "))
+        }
+
+        var harnessLines: Set<String> = []
+        var status = ScenarioResult.Status.passed
+        var records: [KmsgRecord] = []
+        var transcriptRecordCount = 0
+        do {
+            _ = try kmsg.readAvailable()
+            let begin = try mark("begin \(scenario.name)")
+            records = Array(try readLog(through: begin, deadline: deadline).suffix(1))
+            do {
+                for step in scenario.steps {
+                    if Interruption.isRequested { throw Stop.interrupted }
+                    try perform(step, deadline: deadline, harnessLines: &harnessLines)
+                }
+            } catch let stop as Stop {
+                status = describe(stop, diagnostics: &diagnostics)
+            }
+            // The transcript ends here; the clean-up below still runs inside
+            // the scenario's log window, so kmsg.txt shows what it did.
+            records += try readLog(through: try mark("steps done \(scenario.name)"), deadline: Deadline(after: .seconds(10)))
+            transcriptRecordCount = records.count
+            let afterwards = cleaner.clean()
+            if !afterwards.isEmpty {
+                diagnostics.append("clean-up after the scenario: " + afterwards.joined(separator: "; "))
+            }
+            records += try readLog(through: try mark("end \(scenario.name)"), deadline: Deadline(after: .seconds(10)))
+        } catch {
+            status = .error("\(error)")
+            transcriptRecordCount = records.count
+            cleaner.clean()
+        }
+        if kmsg.lostRecordEvents > 0 {
+            diagnostics.append("the kernel log overwrote records before they were read (\(kmsg.lostRecordEvents) times); boot with a larger log_buf_len")
+        }
+
+        let filter = TranscriptFilter(modules: catalog.names.union(scenario.moduleNames))
+        let actual = filter.transcript(from: Array(records.prefix(transcriptRecordCount)), harnessLines: harnessLines)
+        if status == .passed && actual != scenario.transcript { status = .failed }
+        return ScenarioResult(
+            scenario: scenario, status: status, actual: actual, records: records,
+            wallTime: clock.now - started, transitions: TransitionSpan.spans(in: records),
+            diagnostics: diagnostics)
+    }
+
+    private func describe(_ stop: Stop, diagnostics: inout [String]) -> ScenarioResult.Status {
+        switch stop {
+        case .timedOut(let timeout):
+            diagnostics.append("stopped: \(timeout)")
+            return .timedOut(limit: timeout.limit, condition: timeout.condition)
+        case .interrupted:
+            diagnostics.append("stopped: \(Interruption.signalName) received")
+            return .interrupted(signal: Interruption.signalName)
+        case .unexpectedFailure(let step, let message):
+            diagnostics.append("stopped at line \(step.line) (\(step.logLine)): \(message); the transcript does not expect this action to fail")
+            return .failed
+        case .harness(let message):
+            diagnostics.append("stopped: \(message)")
+            return .error(message)
+        }
+    }
+
+    private func readLog(through marker: String, deadline: Deadline) throws -> [KmsgRecord] {
+        try kmsg.read(until: { $0.message == marker }, deadline: deadline,
+                      waitingFor: "the harness's marker '\(marker)' to appear in /dev/kmsg")
+    }
+
+    /// Writes a marker into the kernel log and returns its exact text, which
+    /// carries the process id and a counter so it can be found unambiguously.
+    private func mark(_ what: String) throws -> String {
+        markerCount += 1
+        let marker = "klp-harness[\(getpid())]: \(what) #\(markerCount)"
+        try writer.write(marker)
+        return marker
+    }
+
+    private func log(_ line: String, into harnessLines: inout Set<String>) throws {
+        do {
+            try writer.write(line)
+        } catch {
+            throw Stop.harness("could not write to the kernel log: \(error)")
+        }
+        harnessLines.insert(line)
+    }
+
+    private func perform(_ step: Step, deadline: Deadline, harnessLines: inout Set<String>) throws {
+        try log(step.logLine, into: &harnessLines)
+        if let failure = try execute(step.action, deadline: deadline) {
+            try log(failure, into: &harnessLines)
+            if !step.expectsFailure { throw Stop.unexpectedFailure(step: step, message: failure) }
+        }
+    }
+
+    /// Performs an action and its waits. Returns the error line for the
+    /// transcript when the action itself fails, as insmod/rmmod/sh print it.
+    private func execute(_ action: Action, deadline: Deadline) throws -> String? {
+        switch action {
+        case .insert(let file, let parameters, let waitsForTransition):
+            do {
+                try kmod.insertModule(atPath: catalog.path(of: file), parameters: parameters.joined(separator: " "))
+            } catch {
+                return "insmod: ERROR: could not insert module \(file): \(error.errno.message)"
+            }
+            let name = ModuleName.fromFile(file)
+            guard catalog.livepatchNames.contains(name) else { return nil }
+            let transition = "\(sysfs.patchDirectory(name))/transition"
+            if waitsForTransition {
+                try wait(for: "\(name)'s patching transition to finish (\(transition) = 0)", deadline: deadline) {
+                    (try? sysfs.isInTransition(name)) == false
+                }
+            } else {
+                try wait(for: "\(name)'s transition to stall (\(transition) = 1)", deadline: deadline) {
+                    (try? sysfs.isInTransition(name)) == true
+                }
+            }
+            return nil
+        case .remove(let module):
+            let name = ModuleName.normalized(module)
+            try wait(for: "\(name)'s refcnt to drop to 0 (\(sysfs.moduleDirectory(name))/refcnt)", deadline: deadline) {
+                (sysfs.referenceCount(of: name) ?? 0) == 0
+            }
+            do {
+                try kmod.removeModule(named: name)
+            } catch {
+                return "rmmod: ERROR: could not remove module \(module): \(error.errno.message)"
+            }
+            return nil
+        case .write(let value, let target):
+            let path = target.path(in: sysfs)
+            do {
+                try KernelFile.write(value, to: path)
+            } catch {
+                return "echo: ERROR: could not write \(path): \(error.errno.message)"
+            }
+            if case .patchEnabled(let patch) = target, value == "0" {
+                try wait(for: "patch \(patch) to leave \(sysfs.livepatchRoot) after disable", deadline: deadline) {
+                    !sysfs.isPatchPresent(patch)
+                }
+            }
+            return nil
+        }
+    }
+
+    private func wait(for condition: String, deadline: Deadline, until satisfied: () -> Bool) throws {
+        do {
+            try deadline.wait(for: condition, isCancelled: { Interruption.isRequested }, until: satisfied)
+        } catch let timeout as WaitTimeout {
+            throw Stop.timedOut(timeout)
+        } catch is WaitInterrupted {
+            throw Stop.interrupted
+        }
+    }
+}

@@ -1,0 +1,26 @@
+public struct ScenarioResult: Sendable {
+    public enum Status: Equatable, Sendable {
+        case passed
+        case failed
+        /// The scenario's time limit passed while waiting for `condition`.
+        case timedOut(limit: Duration, condition: String)
+        /// The run was interrupted by a signal during this scenario.
+        case interrupted(signal: String)
+        /// The harness could not drive the kernel (e.g. /dev/kmsg unreadable).
+        case error(String)
+    }
+
+    public var scenario: Scenario
+    public var status: Status
+    public var actual: [String]
+    /// Every kernel-log record from the scenario's start marker to its end.
+    public var records: [KmsgRecord]
+    public var wallTime: Duration
+    public var transitions: [TransitionSpan]
+    /// Notes for a person: clean-up performed, where the run stopped, …
+    public var diagnostics: [String]
+
+    public var expected: [String] { scenario.transcript }
+
+    public var passed: Bool { status == .passed }
+}

@@ -1,0 +1,94 @@
+/// `klp-harness run`: the whole suite on the running kernel, as root.
+public struct SuiteRunner {
+    public struct Options: Sendable {
+        public var modules: String
+        public var scenarios: String
+        public var results: String
+        public var names: [String] = []
+        public var timeout: Duration = .seconds(60)
+
+        public init(modules: String, scenarios: String, results: String) {
+            self.modules = modules
+            self.scenarios = scenarios
+            self.results = results
+        }
+    }
+
+    public var options: Options
+    /// Where KTAP lines go besides ktap.txt (stdout).
+    public var output: (String) -> Void
+
+    public init(options: Options, output: @escaping (String) -> Void) {
+        self.options = options
+        self.output = output
+    }
+
+    /// Runs the suite and returns the exit status. Bad input throws before
+    /// anything is loaded; a kernel or user that cannot run the suite gives
+    /// a KTAP skip and `.skipped`.
+    public func run() throws -> ExitStatus {
+        let suite = try ScenarioSuite.load(directory: options.scenarios).filtered(names: options.names)
+        let release = SystemState.kernelRelease
+        let folder = ResultsFolder(root: options.results, release: release)
+        try folder.prepare()
+        let ktapFile = try folder.appender(folder.ktapPath)
+        let report = KTAPReport { line in
+            output(line)
+            ktapFile.append(line)
+        }
+
+        if let reason = Self.reasonToSkip(sysfs: Sysfs()) {
+            report.skipAll(reason: reason)
+            return .skipped
+        }
+        let control: String
+        do {
+            control = try DynamicDebug.locateControl()
+        } catch let error as HarnessError where error.status == .skipped {
+            report.skipAll(reason: error.description)
+            return .skipped
+        }
+
+        let kmod = try KmodContext()
+        let catalog = try ModuleCatalog.load(directory: options.modules, kmod: kmod)
+        try catalog.validate(for: suite.scenarios, release: release)
+
+        Interruption.install()
+        let dynamicDebug = try DynamicDebug(controlPath: control)
+        defer { dynamicDebug.restore() }
+        let engine = ScenarioEngine(
+            kmod: kmod, kmsg: try KmsgReader(), sysfs: Sysfs(), catalog: catalog, timeout: options.timeout)
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        report.header(plan: suite.scenarios.count)
+        report.diagnostic("kernel \(release); modules \(options.modules); scenarios \(options.scenarios)")
+        var results: [ScenarioResult] = []
+        for (index, scenario) in suite.scenarios.enumerated() {
+            if Interruption.isRequested { break }
+            let result = engine.run(scenario)
+            results.append(result)
+            try folder.write(result)
+            report.result(result, number: index + 1)
+        }
+        let transitionTime = results.reduce(Duration.zero) { $0 + $1.transitions.totalDuration }
+        report.diagnostic("suite: \(results.count) scenario(s) in \((clock.now - started).secondsText) wall, \(transitionTime.secondsText) in transitions")
+        if Interruption.isRequested {
+            report.diagnostic("interrupted by \(Interruption.signalName) after \(results.count) of \(suite.scenarios.count) scenario(s); the kernel was cleaned up")
+        }
+        report.totals(KTAPReport.Totals(results))
+        if Interruption.isRequested { return Interruption.exitStatus }
+        return results.allSatisfy(\.passed) ? .passed : .failed
+    }
+
+    /// Why this kernel or user cannot run the suite, or nil if it can.
+    static func reasonToSkip(sysfs: Sysfs) -> String? {
+        if !SystemState.isRoot {
+            return "not root: loading modules and writing livepatch sysfs files needs root (run with sudo)"
+        }
+        if !sysfs.supportsLivepatch {
+            return "\(sysfs.livepatchRoot) is missing: this kernel has no livepatch support (CONFIG_LIVEPATCH=y)"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,34 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The signal that asked the run to stop, 0 while none has. Set from a
+/// signal handler, read by every wait, so a run stops at the next poll and
+/// still cleans up the kernel before it exits.
+private let pendingSignal = Atomic<Int32>(0)
+
+public enum Interruption {
+    /// Installs SIGINT/SIGTERM handlers. A second signal kills the process the
+    /// ordinary way, for a user who really wants out.
+    public static func install() {
+        for signo in [SIGINT, SIGTERM] {
+            Glibc.signal(signo) { received in
+                if pendingSignal.exchange(received, ordering: .relaxed) != 0 {
+                    Glibc.signal(received, SIG_DFL)
+                    raise(received)
+                }
+            }
+        }
+    }
+
+    public static var signal: Int32 { pendingSignal.load(ordering: .relaxed) }
+
+    public static var isRequested: Bool { signal != 0 }
+
+    public static var exitStatus: ExitStatus {
+        signal == SIGTERM ? .interruptedByTerm : .interruptedByInt
+    }
+
+    public static var signalName: String { signal == SIGTERM ? "SIGTERM" : "SIGINT" }
+}

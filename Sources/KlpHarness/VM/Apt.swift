@@ -1,0 +1,54 @@
+/// The few apt queries and installs the host side needs.
+public struct Apt: Sendable {
+    public var log: @Sendable (String) -> Void
+
+    public init(log: @escaping @Sendable (String) -> Void) { self.log = log }
+
+    public func hasCandidate(_ package: String) -> Bool {
+        guard let outcome = try? Subprocess("apt-cache", ["policy", package]).run(timeout: .seconds(60)) else { return false }
+        return outcome.output.split(separator: "\n").contains {
+            $0.trimmingSpaces.hasPrefix("Candidate:") && !$0.contains("(none)")
+        }
+    }
+
+    /// `apt-cache depends`'s Depends: lines.
+    public func dependencies(of package: String) -> [String] {
+        guard let outcome = try? Subprocess("apt-cache", ["depends", package]).run(timeout: .seconds(60)) else { return [] }
+        return outcome.output.split(separator: "\n").compactMap { line in
+            let text = line.trimmingSpaces
+            guard text.hasPrefix("Depends: ") else { return nil }
+            return String(text.dropFirst("Depends: ".count))
+        }
+    }
+
+    public func install(_ package: String, why: String) throws {
+        log("installing \(package) (\(why)); this takes about half a minute")
+        let outcome = try Subprocess("apt-get", ["install", "-y", "-q", "--no-install-recommends", package]).run(timeout: .seconds(900))
+        guard outcome.status == 0 else {
+            throw HarnessError.infrastructure(
+                "apt-get install \(package) failed (exit \(outcome.status)):\n\(outcome.output.suffix(1500))",
+                remedy: "check that this is Debian bookworm with network access to its archive, and that you are root")
+        }
+    }
+
+    /// Downloads a package into `directory` and unpacks it under `directory/root`,
+    /// without installing it (no initramfs generation, nothing in /boot).
+    public func unpack(_ package: String, into directory: String, why: String) throws {
+        log("downloading \(package) (\(why))")
+        try ResultsFolder.makeDirectories(directory)
+        let download = try Subprocess("apt-get", ["download", "-q", package], workingDirectory: directory).run(timeout: .seconds(900))
+        guard download.status == 0 else {
+            throw HarnessError.infrastructure("apt-get download \(package) failed (exit \(download.status)):\n\(download.output.suffix(1500))",
+                                              remedy: "run 'apt-get update' and check network access to the Debian archive")
+        }
+        let debs = try KernelFile.listDirectory(directory).filter { $0.hasPrefix(package + "_") && $0.hasSuffix(".deb") }
+        guard let deb = debs.last else {
+            throw HarnessError.infrastructure("apt-get download \(package) left no .deb in \(directory)")
+        }
+        let unpack = try Subprocess("dpkg-deb", ["-x", "\(directory)/\(deb)", "\(directory)/root"]).run(timeout: .seconds(300))
+        guard unpack.status == 0 else {
+            throw HarnessError.infrastructure("dpkg-deb -x \(deb) failed:\n\(unpack.output.suffix(1500))")
+        }
+        try? ResultsFolder.removeTree("\(directory)/\(deb)")
+    }
+}

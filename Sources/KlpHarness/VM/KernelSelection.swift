@@ -1,0 +1,39 @@
+/// Which kernel to boot, as the user names it: an alias for a Debian
+/// bookworm flavour, or an exact release such as `6.1.0-56-amd64`.
+public enum KernelSelection: Equatable, Sendable {
+    case debian(alias: String)
+    case release(String)
+
+    /// Aliases and the metapackage that names each one's current release.
+    /// Debian moves releases on; the metapackage always depends on the newest.
+    public static let aliases: [(alias: String, metapackage: String)] = [
+        ("6.1", "linux-image-amd64"),
+        ("6.12", "linux-image-6.12-amd64"),
+    ]
+
+    public init(_ text: String) {
+        self = Self.aliases.contains { $0.alias == text } ? .debian(alias: text) : .release(text)
+    }
+
+    /// Resolves to a release through apt, e.g. `6.1` → `6.1.0-56-amd64`.
+    public func resolve(apt: Apt) throws -> String {
+        switch self {
+        case .release(let release):
+            guard apt.hasCandidate("linux-image-\(release)") else {
+                throw HarnessError.badInput(
+                    "apt does not know a package linux-image-\(release)",
+                    remedy: "use an alias (\(Self.aliases.map(\.alias).joined(separator: ", "))) or a release listed by 'apt-cache search linux-image-6'; run 'apt-get update' if the lists are old")
+            }
+            return release
+        case .debian(let alias):
+            guard let metapackage = Self.aliases.first(where: { $0.alias == alias })?.metapackage,
+                  let dependency = apt.dependencies(of: metapackage).first(where: { $0.hasPrefix("linux-image-") })
+            else {
+                throw HarnessError.infrastructure(
+                    "apt cannot resolve the \(alias) kernel (no linux-image dependency of its metapackage)",
+                    remedy: "run 'apt-get update' (scripts/setup does), then try again")
+            }
+            return String(dependency.dropFirst("linux-image-".count))
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/// Builds kmod/ out of tree against one kernel, in a per-release copy so
+/// several kernels' builds never overwrite each other's .ko files.
+public struct ModuleBuilder: Sendable {
+    public var sourceDirectory: String
+    public var outputRoot: String
+
+    public init(sourceDirectory: String, outputRoot: String) {
+        self.sourceDirectory = sourceDirectory
+        self.outputRoot = outputRoot
+    }
+
+    /// Returns the directory holding the built .ko files.
+    public func build(for kernel: ProvisionedKernel) throws -> String {
+        let directory = "\(outputRoot)/\(kernel.release)"
+        try ResultsFolder.makeDirectories(directory)
+        let sources = try KernelFile.listDirectory(sourceDirectory).filter {
+            $0.hasSuffix(".c") || $0.hasSuffix(".h") || $0 == "Kbuild" || $0 == "Makefile"
+        }
+        guard sources.contains("Kbuild") else {
+            throw HarnessError.badInput("\(sourceDirectory) has no Kbuild file", remedy: "run from the repository root, or pass --kmod")
+        }
+        for file in sources {
+            try ResultsFolder.write(try KernelFile.read("\(sourceDirectory)/\(file)"), to: "\(directory)/\(file)")
+        }
+        let make = Subprocess("make", ["-C", directory, "KDIR=\(kernel.buildDirectory)"])
+        let outcome = try make.run(timeout: .seconds(600))
+        try? ResultsFolder.write(outcome.output, to: "\(directory)/build.log")
+        guard outcome.status == 0 else {
+            throw HarnessError.infrastructure(
+                "building kmod/ against \(kernel.release) failed (full log: \(directory)/build.log):\n\(outcome.output.suffix(2000))",
+                remedy: "fix the compile error above; 'make -C kmod KDIR=\(kernel.buildDirectory)' reproduces it")
+        }
+        return directory
+    }
+}

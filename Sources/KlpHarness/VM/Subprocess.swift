@@ -1,0 +1,121 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs host tools (apt, make, vng, qemu) with a wall-clock limit. On
+/// expiry the whole process tree is killed: vng's QEMU child must not
+/// outlive a hung guest.
+public struct Subprocess {
+    public struct Outcome: Sendable {
+        public var status: Int32
+        public var timedOut: Bool
+        public var output: String
+    }
+
+    public var executable: String
+    public var arguments: [String]
+    public var workingDirectory: String?
+    public var environment: [String: String]?
+
+    public init(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) {
+        self.executable = executable
+        self.arguments = arguments
+        self.workingDirectory = workingDirectory
+    }
+
+    public var commandLine: String { ([executable] + arguments).joined(separator: " ") }
+
+    /// Runs to completion, collecting stdout and stderr together.
+    public func run(timeout: Duration) throws -> Outcome {
+        var collected = Data()
+        let outcome = try stream(timeout: timeout, stderrPath: nil) { collected.append($0) }
+        return Outcome(status: outcome.status, timedOut: outcome.timedOut,
+                       output: String(decoding: collected, as: UTF8.self))
+    }
+
+    /// Runs with stdin from /dev/null, handing stdout chunks to `onOutput`
+    /// as they arrive; stderr goes to `stderrPath` (or into stdout if nil).
+    public func stream(timeout: Duration, stderrPath: String?, onOutput: (Data) -> Void) throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.resolve(executable))
+        process.arguments = arguments
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        if let environment { process.environment = environment }
+        // vng crashes on a closed stdin (it calls isatty on it); /dev/null works.
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        if let stderrPath {
+            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        } else {
+            process.standardError = pipe
+        }
+        try process.run()
+        let pid = process.processIdentifier
+        let expired = Watchdog(pid: pid, after: timeout)
+        let reader = pipe.fileHandleForReading
+        while true {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            onOutput(chunk)
+        }
+        process.waitUntilExit()
+        expired.cancel()
+        return Outcome(status: process.terminationStatus, timedOut: expired.fired, output: "")
+    }
+
+    static func resolve(_ executable: String) throws -> String {
+        if executable.contains("/") { return executable }
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(directory)/\(executable)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        throw HarnessError.infrastructure("\(executable) is not installed or not on PATH", remedy: "run scripts/setup")
+    }
+}
+
+/// Kills a process and all its descendants once a deadline passes.
+final class Watchdog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _fired = false
+    private var cancelled = false
+
+    init(pid: Int32, after limit: Duration) {
+        let thread = Thread { [self] in
+            let deadline = Deadline(after: limit)
+            while !deadline.hasPassed {
+                if lock.withLock({ cancelled }) { return }
+                Deadline.nap(.milliseconds(100))
+            }
+            lock.withLock { _fired = true }
+            ProcessTree.kill(root: pid)
+        }
+        thread.start()
+    }
+
+    var fired: Bool { lock.withLock { _fired } }
+
+    func cancel() { lock.withLock { cancelled = true } }
+}
+
+enum ProcessTree {
+    /// SIGKILLs `root` and every descendant found through /proc/*/stat.
+    static func kill(root: Int32) {
+        var children: [Int32: [Int32]] = [:]
+        for entry in (try? KernelFile.listDirectory("/proc")) ?? [] {
+            guard let pid = Int32(entry), let stat = try? KernelFile.read("/proc/\(entry)/stat"),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let parent = Int32(fields[1]) { children[parent, default: []].append(pid) }
+        }
+        var queue = [root]
+        var all: [Int32] = []
+        while let pid = queue.popLast() {
+            all.append(pid)
+            queue += children[pid] ?? []
+        }
+        for pid in all.reversed() { Glibc.kill(pid, SIGKILL) }
+    }
+}

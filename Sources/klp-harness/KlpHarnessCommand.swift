@@ -1,0 +1,36 @@
+import ArgumentParser
+import KlpHarness
+
+@main
+struct KlpHarnessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "klp-harness",
+        abstract: "Build, boot and test Linux livepatch callbacks against expected kernel-log transcripts.",
+        discussion: """
+            Two ways in:
+              klp-harness vm    on a build host: builds kmod/ and this runner, boots a kernel \
+            with virtme-ng, runs the suite inside it and copies the results back.
+              klp-harness run   on a booted test machine (as root): runs the suite on the \
+            running kernel.
+
+            Each scenario is a transcript: '% ' lines are actions, the other lines are what \
+            the kernel log must show. Results land in results/<kernel release>/.
+
+            Exit codes: 0 all passed, 1 a scenario failed or timed out, 2 bad input, \
+            3 infrastructure error (VM did not boot, died, timed out), 4 skipped \
+            (kernel or user cannot run the suite), 130/143 interrupted by SIGINT/SIGTERM.
+            """,
+        subcommands: [RunCommand.self, VMCommand.self]
+    )
+}
+
+/// Prints a harness error the way every subcommand does and exits with its code.
+func fail(with error: Error) -> Never {
+    if let error = error as? HarnessError {
+        printError("klp-harness: error: \(error.problem)")
+        if let remedy = error.remedy { printError("klp-harness: hint: \(remedy)") }
+        KlpHarnessCommand.exit(withError: ExitCode(error.status.rawValue))
+    }
+    printError("klp-harness: error: \(error)")
+    KlpHarnessCommand.exit(withError: ExitCode(ExitStatus.badInput.rawValue))
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import KlpHarness
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the scenarios on the running kernel (as root).",
+        discussion: """
+            For a test machine already booted with the kernel under test, such as a kernel CI \
+            node, or inside the VM that 'klp-harness vm' starts. It needs root, a kernel with \
+            CONFIG_LIVEPATCH and CONFIG_DYNAMIC_DEBUG, and kmod/ built for this kernel.
+
+            Before anything is loaded it checks every module the scenarios use: the file \
+            exists, its vermagic names this kernel, and livepatches say 'livepatch: Y'. \
+            It turns on dynamic debug for kernel/livepatch/* and restores the previous \
+            setting on exit. After every scenario, pass or fail, it disables and unloads \
+            whatever test module is still loaded.
+
+            KTAP goes to stdout and to <results>/<release>/ktap.txt; each scenario's \
+            expected.txt, actual.txt, kmsg.txt (and diff.txt on failure) go to \
+            <results>/<release>/<scenario>/.
+
+            Example:
+              sudo klp-harness run --modules kmod --scenarios scenarios --results results
+              sudo klp-harness run --modules kmod --scenarios scenarios busy-target-module
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Directory holding the built .ko files.", valueName: "dir"))
+    var modules = "kmod"
+
+    @Option(name: .long, help: ArgumentHelp("Directory of *.scenario files.", valueName: "dir"))
+    var scenarios = "scenarios"
+
+    @Option(name: .long, help: ArgumentHelp("Results root; this run writes <dir>/<kernel release>/.", valueName: "dir"))
+    var results = "results"
+
+    @Option(name: .long, help: ArgumentHelp("Per-scenario time limit in seconds; a scenario over it is reported as TIMEOUT and cleaned up.", valueName: "seconds"))
+    var timeout: Int = 60
+
+    @Argument(help: ArgumentHelp("Scenario names to run (default: all). Names are the file names without the number and extension, e.g. busy-target-module.", valueName: "scenario"))
+    var names: [String] = []
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
+    func run() throws {
+        var options = SuiteRunner.Options(modules: modules, scenarios: scenarios, results: results)
+        options.names = names
+        options.timeout = .seconds(timeout)
+        let runner = SuiteRunner(options: options) { printLine($0) }
+        let status: ExitStatus
+        do {
+            status = try runner.run()
+        } catch {
+            fail(with: error)
+        }
+        if status != .passed { throw ExitCode(status.rawValue) }
+    }
+}

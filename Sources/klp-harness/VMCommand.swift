@@ -1,0 +1,93 @@
+import ArgumentParser
+import KlpHarness
+
+extension Accelerator: ExpressibleByArgument {}
+
+struct VMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vm",
+        abstract: "Build kmod/ for a kernel, boot it with virtme-ng and run the suite inside.",
+        discussion: """
+            Run from the repository root, as root (it may apt-get the kernel's headers and \
+            image). Steps, each announced on stderr:
+              1. resolve the kernel: '6.1' (Debian bookworm's default -amd64 kernel), '6.12' \
+            (bookworm's 6.12 +deb12-amd64), or an exact release such as 6.1.0-56-amd64;
+              2. install linux-headers-<release> if missing; unpack linux-image-<release> \
+            under .cache/kernels/ (nothing is installed in /boot);
+              3. build kmod/ in .build/kmod/<release>/;
+              4. boot with virtme-ng from .venv (scripts/setup makes it), using KVM if a short \
+            test boot shows it works and TCG otherwise;
+              5. run 'klp-harness run' in the guest; KTAP streams to stdout as scenarios finish.
+
+            Results: results/<release>/ (see 'klp-harness run --help'), plus console.log, the \
+            guest's console. A VM that does not boot, dies or exceeds --vm-timeout exits 3 \
+            (infrastructure), never 1.
+
+            Examples:
+              klp-harness vm
+              klp-harness vm --kernel 6.12 --cpus 1
+              klp-harness vm --accel tcg busy-target-module
+            """
+    )
+
+    @Option(help: ArgumentHelp("Kernel to boot: 6.1, 6.12, or an exact Debian release.", valueName: "alias-or-release"))
+    var kernel = "6.1"
+
+    @Option(help: ArgumentHelp("Force an accelerator instead of probing: kvm or tcg.", valueName: "kvm|tcg"))
+    var accel: Accelerator?
+
+    @Option(help: "Guest vCPUs. With 2, the kernel's transitions take about 1 s each (the other CPU's idle task is only switched on the next retry).")
+    var cpus = 2
+
+    @Option(help: "Guest memory (QEMU -m syntax).")
+    var memory = "1G"
+
+    @Option(name: .customLong("vm-timeout"), help: ArgumentHelp("Wall-clock limit for the whole VM, in seconds; past it the VM is killed and the run is an infrastructure error.", valueName: "seconds"))
+    var vmTimeout = 900
+
+    @Option(help: ArgumentHelp("Per-scenario time limit inside the guest, in seconds.", valueName: "seconds"))
+    var timeout = 60
+
+    @Option(help: ArgumentHelp("Results root; the run writes <dir>/<release>/.", valueName: "dir"))
+    var results = "results"
+
+    @Option(help: ArgumentHelp("Directory of *.scenario files.", valueName: "dir"))
+    var scenarios = "scenarios"
+
+    @Option(help: ArgumentHelp("The livepatch module sources to build.", valueName: "dir"))
+    var kmod = "kmod"
+
+    @Option(help: ArgumentHelp("virtme-ng's vng executable.", valueName: "path"))
+    var vng = ".venv/bin/vng"
+
+    @Argument(help: ArgumentHelp("Scenario names to run (default: all).", valueName: "scenario"))
+    var names: [String] = []
+
+    func validate() throws {
+        guard cpus > 0 else { throw ValidationError("--cpus must be at least 1") }
+        guard vmTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive numbers of seconds") }
+    }
+
+    func run() throws {
+        var options = VMSession.Options()
+        options.kernel = kernel
+        options.accelerator = accel
+        options.cpus = cpus
+        options.memory = memory
+        options.wallClockLimit = .seconds(vmTimeout)
+        options.scenarioTimeout = timeout
+        options.results = results
+        options.scenarios = scenarios
+        options.kmod = kmod
+        options.vng = vng
+        options.names = names
+        let session = VMSession(options: options, log: { printError("klp-harness: \($0)") }, output: { printLine($0) })
+        let status: ExitStatus
+        do {
+            status = try session.run()
+        } catch {
+            fail(with: error)
+        }
+        if status != .passed { throw ExitCode(status.rawValue) }
+    }
+}
