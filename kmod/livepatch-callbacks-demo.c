@@ -26,7 +26,10 @@ static const char *const module_state[] = {
 	[MODULE_STATE_UNFORMED]	= "[MODULE_STATE_UNFORMED] Still setting it up",
 };
 
-/* obj->mod is NULL for vmlinux and while a target module is not loaded. */
+/*
+ * One helper for all callbacks of all objects. Callbacks only run for
+ * loaded objects, so obj->mod is NULL exactly for vmlinux.
+ */
 static void callback_info(const char *callback, struct klp_object *obj)
 {
 	if (obj->mod)
@@ -61,16 +64,13 @@ static void post_unpatch_callback(struct klp_object *obj)
 	callback_info(__func__, obj);
 }
 
-/*
- * Replaces busymod_work_func() for a task once the transition has switched
- * it. The log line is just the function name; a helper because checkpatch
- * flags a bare pr_info("%s\n", __func__) as ftrace-like.
- */
+/* A helper: checkpatch flags a bare pr_info("%s\n", __func__) as ftrace-like. */
 static void log_func(const char *func)
 {
 	pr_info("%s\n", func);
 }
 
+/* Runs instead of busymod_work_func() once a task has been switched. */
 static void patched_work_func(struct work_struct *work)
 {
 	log_func(__func__);

@@ -20,18 +20,32 @@ struct VMCommand: ParsableCommand {
               5. run 'klp-harness run' in the guest; KTAP streams to stdout as scenarios finish.
 
             Results: results/<release>/ (see 'klp-harness run --help'), plus console.log, the \
-            guest's console. A VM that does not boot, dies or exceeds --vm-timeout exits 3 \
-            (infrastructure), never 1.
+            guest's console. With one kernel the guest's KTAP streams to stdout; with several, \
+            each scenario's result is logged as it finishes and a kernel x scenario table ends \
+            the run. A VM that does not boot, dies or exceeds --vm-timeout is an infrastructure \
+            error (3), never a failing scenario (1); over several kernels a failing scenario \
+            anywhere gives 1.
 
             Examples:
               klp-harness vm
+              klp-harness vm --kernel all -j 2
+              klp-harness vm --kernel-tree ~/src/linux
               klp-harness vm --kernel 6.12 --cpus 1
               klp-harness vm --accel tcg busy-target-module
             """
     )
 
-    @Option(help: ArgumentHelp("Kernel to boot: 6.1, 6.12, or an exact Debian release.", valueName: "alias-or-release"))
-    var kernel = "6.1"
+    @Option(help: ArgumentHelp("Kernel to boot: 6.1, 6.12, all (both), or an exact Debian release. Repeat for a matrix. Default: 6.1.", valueName: "alias-or-release"))
+    var kernel: [String] = []
+
+    @Option(name: .customLong("kernel-tree"), help: ArgumentHelp("A kernel source tree you built (its arch/x86/boot/bzImage, modules and build directory). Repeatable; combines with --kernel.", valueName: "dir"))
+    var kernelTree: [String] = []
+
+    @Option(name: .customShort("j"), help: ArgumentHelp("Boot up to N kernels' VMs at once, each with its own results folder and console log.", valueName: "N"))
+    var jobs = 1
+
+    @Option(help: ArgumentHelp("Run this shell command in the guest instead of the suite (for debugging and the harness's own guest tests). The guest sees KLP_HARNESS_MODULES, KLP_HARNESS_RELEASE and KLP_HARNESS_RESULTS.", valueName: "command"))
+    var exec: String?
 
     @Option(help: ArgumentHelp("Force an accelerator instead of probing: kvm or tcg.", valueName: "kvm|tcg"))
     var accel: Accelerator?
@@ -65,12 +79,16 @@ struct VMCommand: ParsableCommand {
 
     func validate() throws {
         guard cpus > 0 else { throw ValidationError("--cpus must be at least 1") }
+        guard jobs > 0 else { throw ValidationError("-j must be at least 1") }
         guard vmTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive numbers of seconds") }
     }
 
     func run() throws {
         var options = VMSession.Options()
-        options.kernel = kernel
+        options.kernels = kernel
+        options.kernelTrees = kernelTree
+        options.jobs = jobs
+        options.exec = exec
         options.accelerator = accel
         options.cpus = cpus
         options.memory = memory

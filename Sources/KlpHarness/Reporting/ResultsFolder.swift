@@ -16,6 +16,8 @@ public struct ResultsFolder: Sendable {
 
     public var ktapPath: String { "\(root)/ktap.txt" }
 
+    public var jsonPath: String { "\(root)/results.json" }
+
     /// The host's record of the VM console, written while the guest runs.
     public static let consoleLogName = "console.log"
 

@@ -64,13 +64,19 @@ public struct SuiteRunner {
         report.header(plan: suite.scenarios.count)
         report.diagnostic("kernel \(release); modules \(options.modules); scenarios \(options.scenarios)")
         var results: [ScenarioResult] = []
+        var document = ResultsDocument(kernel: release, planned: suite.scenarios.count)
+        try document.write(to: folder.jsonPath)
         for (index, scenario) in suite.scenarios.enumerated() {
             if Interruption.isRequested { break }
             let result = engine.run(scenario)
             results.append(result)
             try folder.write(result)
+            document.append(result, number: index + 1)
+            try document.write(to: folder.jsonPath)
             report.result(result, number: index + 1)
         }
+        document.complete = !Interruption.isRequested
+        try document.write(to: folder.jsonPath)
         let transitionTime = results.reduce(Duration.zero) { $0 + $1.transitions.totalDuration }
         report.diagnostic("suite: \(results.count) scenario(s) in \((clock.now - started).secondsText) wall, \(transitionTime.secondsText) in transitions")
         if Interruption.isRequested {

@@ -30,23 +30,39 @@ public struct KernelProvisioner: Sendable {
         return ProvisionedKernel(release: release, image: try image(for: release), buildDirectory: buildDirectory)
     }
 
-    /// An installed image with its modules if the host has one; otherwise
-    /// the package unpacked under the cache (virtme-ng finds the modules
-    /// next to the image, in root/lib/modules/<release>).
+    /// The package unpacked under the cache, never the host's /boot: the
+    /// result is then the same on every machine. virtme-ng finds the
+    /// modules next to the image (root/lib/modules/<release>).
     func image(for release: String) throws -> String {
-        let installed = "/boot/vmlinuz-\(release)"
-        if KernelFile.exists(installed) && KernelFile.exists("/lib/modules/\(release)/kernel") {
-            return installed
-        }
         let directory = "\(cacheDirectory)/kernels/\(release)"
-        let cached = "\(directory)/root/boot/vmlinuz-\(release)"
-        if !KernelFile.exists(cached) {
-            try? ResultsFolder.removeTree(directory)
-            try apt.unpack("linux-image-\(release)", into: directory, why: "the kernel to boot in the VM; unpacked under \(directory), not installed")
-        }
-        guard KernelFile.exists(cached) else {
+        let image = "\(directory)/root/boot/vmlinuz-\(release)"
+        let ready = "\(directory)/ready"
+        if KernelFile.exists(ready) && KernelFile.exists(image) { return image }
+        try? ResultsFolder.removeTree(directory)
+        try apt.unpack("linux-image-\(release)", into: directory, why: "the kernel to boot in the VM; unpacked under \(directory), not installed")
+        guard KernelFile.exists(image) else {
             throw HarnessError.infrastructure("linux-image-\(release) did not contain boot/vmlinuz-\(release)")
         }
-        return cached
+        try prepareModules(root: "\(directory)/root", release: release)
+        try ResultsFolder.write("\(release)\n", to: ready)
+        return image
+    }
+
+    /// virtme-ng's initramfs loads the virtio, 9p and overlay modules with
+    /// busybox insmod, which cannot read compressed modules: Debian's 6.12
+    /// ships .ko.xz, and the guest then boots without its root overlays
+    /// (every dynamically linked program crashes). Decompress them once,
+    /// and index them as the package's postinst would.
+    func prepareModules(root: String, release: String) throws {
+        let modules = "\(root)/lib/modules/\(release)"
+        let decompress = try Subprocess("find", [modules, "-name", "*.ko.xz", "-exec", "xz", "-d", "{}", "+"]).run(timeout: .seconds(600))
+        guard decompress.status == 0 else {
+            throw HarnessError.infrastructure("decompressing \(release)'s modules failed:\n\(decompress.output.suffix(1500))",
+                                              remedy: "install xz-utils (scripts/setup does)")
+        }
+        let depmod = try Subprocess("depmod", ["-a", "-b", root, release]).run(timeout: .seconds(300))
+        guard depmod.status == 0 else {
+            throw HarnessError.infrastructure("depmod for \(release) failed:\n\(depmod.output.suffix(1500))")
+        }
     }
 }

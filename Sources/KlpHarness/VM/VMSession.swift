@@ -1,12 +1,17 @@
 import Foundation
 
-/// `klp-harness vm`: resolve a kernel, make sure its image and headers are
-/// here, build kmod/ against it, boot it with virtme-ng, run the suite in
-/// the guest and report. A VM that does not boot or dies is an
-/// infrastructure error, never a failing scenario.
-public struct VMSession {
+/// `klp-harness vm`: for each requested kernel, make sure its image and
+/// headers are here and build kmod/ against it; then boot each with
+/// virtme-ng (one at a time, or `jobs` at once), run the suite in the guest
+/// and report. A VM that does not boot or dies is an infrastructure error,
+/// never a failing scenario.
+public struct VMSession: Sendable {
     public struct Options: Sendable {
-        public var kernel = "6.1"
+        /// Aliases (`6.1`, `6.12`, `all`) or exact Debian releases.
+        public var kernels: [String] = []
+        /// Built kernel source trees.
+        public var kernelTrees: [String] = []
+        public var jobs = 1
         /// nil: probe for KVM and fall back to TCG.
         public var accelerator: Accelerator?
         public var cpus = 2
@@ -20,6 +25,8 @@ public struct VMSession {
         public var cache = ".cache"
         public var buildRoot = ".build/kmod"
         public var vng = ".venv/bin/vng"
+        /// Run this shell command in the guest instead of the suite.
+        public var exec: String?
 
         public init() {}
     }
@@ -27,78 +34,152 @@ public struct VMSession {
     public var options: Options
     /// Progress for people (stderr).
     public var log: @Sendable (String) -> Void
-    /// The guest's KTAP, line by line (stdout).
-    public var output: (String) -> Void
+    /// KTAP or the summary (stdout).
+    public var output: @Sendable (String) -> Void
 
-    public init(options: Options, log: @escaping @Sendable (String) -> Void, output: @escaping (String) -> Void) {
+    public init(options: Options, log: @escaping @Sendable (String) -> Void, output: @escaping @Sendable (String) -> Void) {
         self.options = options
         self.log = log
         self.output = output
     }
 
-    public func run() throws -> ExitStatus {
-        let apt = Apt(log: log)
-        let release = try KernelSelection(options.kernel).resolve(apt: apt)
-        log("kernel \(options.kernel) is \(release)")
-        let kernel = try KernelProvisioner(cacheDirectory: absolute(options.cache), apt: apt).provision(release: release)
-        log("building kmod/ against \(kernel.buildDirectory)")
-        let modules = try ModuleBuilder(sourceDirectory: absolute(options.kmod), outputRoot: absolute(options.buildRoot)).build(for: kernel)
+    /// A kernel ready to boot: image, and kmod/ built for it.
+    struct PreparedKernel: Sendable {
+        var kernel: ProvisionedKernel
+        var modules: String
+    }
 
-        let choice: Accelerator.Choice
-        if let forced = options.accelerator {
-            choice = Accelerator.Choice(accelerator: forced, reason: "forced with --accel")
-        } else {
-            choice = Accelerator.probe(image: kernel.image)
-        }
+    public func run() throws -> ExitStatus {
+        let prepared = try prepareKernels()
         let vng = options.vng.contains("/") ? absolute(options.vng) : options.vng
-        guard options.vng.contains("/") ? KernelFile.exists(vng) : true else {
+        if options.vng.contains("/") && !KernelFile.exists(vng) {
             throw HarnessError.infrastructure("virtme-ng is not installed at \(vng)", remedy: "run scripts/setup (it creates .venv with virtme-ng)")
         }
-
-        let resultsRoot = absolute(options.results)
-        let folder = ResultsFolder(root: resultsRoot, release: release)
-        try folder.prepare()
-        let consoleLog = "\(folder.root)/\(ResultsFolder.consoleLogName)"
-        let command = [try Self.executablePath(), "run",
-                       "--modules", modules, "--scenarios", absolute(options.scenarios),
-                       "--results", resultsRoot, "--timeout", String(options.scenarioTimeout)] + options.names
+        let choice = options.accelerator.map { Accelerator.Choice(accelerator: $0, reason: "forced with --accel") }
+            ?? Accelerator.probe(image: prepared[0].kernel.image)
         let launcher = VirtmeLauncher(vng: vng, accelerator: choice.accelerator, cpus: options.cpus,
                                       memory: options.memory, wallClockLimit: options.wallClockLimit)
-        log("booting \(release) with virtme-ng: \(choice.accelerator.rawValue.uppercased()) (\(choice.reason)), \(options.cpus) vCPUs, \(options.memory); limit \(options.wallClockLimit.secondsText); console log \(consoleLog)")
+        log("VMs use \(choice.accelerator.rawValue.uppercased()) (\(choice.reason)), \(options.cpus) vCPUs, \(options.memory), limit \(options.wallClockLimit.secondsText) each")
 
-        let started = ContinuousClock.now
-        var progress = KTAPProgress()
-        var pending = ""
-        var firstLine = true
-        let outcome = try launcher.boot(image: kernel.image, writableDirectory: resultsRoot, command: command, consoleLog: consoleLog) { chunk in
-            pending += String(decoding: chunk, as: UTF8.self)
-            while let newline = pending.firstIndex(of: "\n") {
-                let line = String(pending[..<newline])
-                pending = String(pending[pending.index(after: newline)...])
-                if firstLine {
-                    firstLine = false
-                    log("guest is running the suite (\((ContinuousClock.now - started).secondsText) after boot started)")
-                }
-                progress.consume(line)
-                output(line)
+        let streaming = prepared.count == 1
+        let outcomes = KernelOutcomes(count: prepared.count)
+        let gate = DispatchSemaphore(value: max(1, options.jobs))
+        DispatchQueue.concurrentPerform(iterations: prepared.count) { index in
+            gate.wait()
+            defer { gate.signal() }
+            let outcome = boot(prepared[index], launcher: launcher, streaming: streaming)
+            outcomes.set(index, outcome)
+            if !streaming {
+                log("\(outcome.release): \(outcome.summaryLine)")
             }
         }
-        if !pending.isEmpty { progress.consume(pending); output(pending) }
-        let elapsed = (ContinuousClock.now - started).secondsText
-        try? ResultsFolder.write(command.joined(separator: " ") + "\n", to: "\(folder.root)/guest-command.txt")
+        let all = outcomes.all
+        if !streaming && options.exec == nil {
+            for line in MatrixSummary(outcomes: all).render() { output(line) }
+        }
+        return Self.overallStatus(all.map(\.status))
+    }
 
-        if outcome.timedOut {
-            log("error: the VM exceeded its wall-clock limit of \(options.wallClockLimit.secondsText) and was killed; console log: \(consoleLog)")
-            log("hint: an infrastructure problem, not a scenario result. Read the console log's end; raise --vm-timeout if the machine is just slow")
+    /// 1 if any scenario failed anywhere, else 3 if any VM failed, else the
+    /// worst remaining code: a real regression is never masked by an
+    /// infrastructure hiccup on another kernel.
+    static func overallStatus(_ statuses: [ExitStatus]) -> ExitStatus {
+        for wanted in [ExitStatus.failed, .infrastructure, .interruptedByTerm, .interruptedByInt, .badInput] where statuses.contains(wanted) {
+            return wanted
+        }
+        return statuses.allSatisfy { $0 == .skipped } ? .skipped : .passed
+    }
+
+    func prepareKernels() throws -> [PreparedKernel] {
+        let apt = Apt(log: log)
+        var kernels: [ProvisionedKernel] = []
+        var requested = options.kernels.flatMap { $0 == "all" ? KernelSelection.aliases.map(\.alias) : [$0] }
+        if requested.isEmpty && options.kernelTrees.isEmpty { requested = ["6.1"] }
+        for name in requested {
+            let release = try KernelSelection(name).resolve(apt: apt)
+            log("kernel \(name) is \(release)")
+            kernels.append(try KernelProvisioner(cacheDirectory: absolute(options.cache), apt: apt).provision(release: release))
+        }
+        for tree in options.kernelTrees {
+            let kernel = try KernelTree.provision(absolute(tree))
+            log("kernel tree \(tree) is \(kernel.release)")
+            kernels.append(kernel)
+        }
+        var seen = Set<String>()
+        kernels = kernels.filter { seen.insert($0.release).inserted }
+        let builder = ModuleBuilder(sourceDirectory: absolute(options.kmod), outputRoot: absolute(options.buildRoot))
+        return try kernels.map { kernel in
+            log("building kmod/ against \(kernel.buildDirectory)")
+            return PreparedKernel(kernel: kernel, modules: try builder.build(for: kernel))
+        }
+    }
+
+    func guestCommand(for prepared: PreparedKernel, resultsRoot: String) throws -> [String] {
+        if let exec = options.exec {
+            return ["env", "KLP_HARNESS_MODULES=\(prepared.modules)", "KLP_HARNESS_RELEASE=\(prepared.kernel.release)",
+                    "KLP_HARNESS_RESULTS=\(resultsRoot)", "sh", "-c", exec]
+        }
+        return [try Self.executablePath(), "run",
+                "--modules", prepared.modules, "--scenarios", absolute(options.scenarios),
+                "--results", resultsRoot, "--timeout", String(options.scenarioTimeout)] + options.names
+    }
+
+    func boot(_ prepared: PreparedKernel, launcher: VirtmeLauncher, streaming: Bool) -> KernelOutcome {
+        let release = prepared.kernel.release
+        let resultsRoot = absolute(options.results)
+        let folder = ResultsFolder(root: resultsRoot, release: release)
+        let consoleLog = "\(folder.root)/\(ResultsFolder.consoleLogName)"
+        var outcome = KernelOutcome(release: release, status: .infrastructure, elapsed: .zero, resultsFolder: folder.root, document: nil)
+        let started = ContinuousClock.now
+        do {
+            try folder.prepare()
+            let command = try guestCommand(for: prepared, resultsRoot: resultsRoot)
+            try? ResultsFolder.write(command.joined(separator: " ") + "\n", to: "\(folder.root)/guest-command.txt")
+            log("booting \(release); console log \(consoleLog)")
+            var progress = KTAPProgress()
+            var lines = LineSplitter()
+            var announced = false
+            let handle: (String) -> Void = { line in
+                if !announced {
+                    announced = true
+                    log("\(release): guest is up (\((ContinuousClock.now - started).secondsText) after boot started)")
+                }
+                progress.consume(line)
+                if streaming || options.exec != nil {
+                    output(line)
+                } else if let result = KTAPProgress.parseResult(line) {
+                    log("\(release): [\((ContinuousClock.now - started).secondsText)] \(line.prefix(120))\(result.ok ? "" : "  (see \(folder.root)/\(result.name)/diff.txt)")")
+                }
+            }
+            let vm = try launcher.boot(image: prepared.kernel.image, writableDirectory: resultsRoot, command: command, consoleLog: consoleLog) { chunk in
+                lines.feed(chunk).forEach(handle)
+            }
+            lines.finish().forEach(handle)
+            outcome.elapsed = ContinuousClock.now - started
+            outcome.document = try? ResultsDocument.read(from: folder.jsonPath)
+            outcome.status = classify(vm, progress: progress, release: release, consoleLog: consoleLog, elapsed: outcome.elapsed)
+        } catch {
+            outcome.elapsed = ContinuousClock.now - started
+            log("\(release): error: \(error)")
+            outcome.status = (error as? HarnessError)?.status ?? .infrastructure
+        }
+        return outcome
+    }
+
+    func classify(_ vm: Subprocess.Outcome, progress: KTAPProgress, release: String, consoleLog: String, elapsed: Duration) -> ExitStatus {
+        if vm.timedOut {
+            log("\(release): error: the VM exceeded its wall-clock limit of \(options.wallClockLimit.secondsText) and was killed; console log: \(consoleLog)")
+            log("\(release): hint: an infrastructure problem, not a scenario result. Read the end of the console log; raise --vm-timeout if the machine is only slow")
             return .infrastructure
         }
-        if !progress.isComplete {
-            log("error: the VM exited (status \(outcome.status)) after \(elapsed) before the runner finished; console log: \(consoleLog)")
-            log("hint: an infrastructure problem, not a scenario result: the guest did not boot, panicked, or QEMU failed. Look for 'Kernel panic' or QEMU errors in the console log")
+        let finished = options.exec == nil ? progress.isComplete : vm.status != 255
+        if !finished {
+            log("\(release): error: the VM exited (status \(vm.status)) after \(elapsed.secondsText) before the \(options.exec == nil ? "runner" : "command") finished; console log: \(consoleLog)")
+            log("\(release): hint: an infrastructure problem, not a scenario result: the guest did not boot, panicked, or QEMU failed. Look for 'Kernel panic' or QEMU errors in the console log")
             return .infrastructure
         }
-        log("VM finished in \(elapsed) (exit \(outcome.status)); results in \(folder.root)")
-        return ExitStatus(rawValue: outcome.status) ?? .infrastructure
+        log("\(release): VM finished in \(elapsed.secondsText) (exit \(vm.status))")
+        return ExitStatus(rawValue: vm.status) ?? .failed
     }
 
     func absolute(_ path: String) -> String {
@@ -107,7 +188,55 @@ public struct VMSession {
 
     /// This very binary, which the guest runs from the shared host file system.
     static func executablePath() throws -> String {
-        let path = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        return path
+        try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    }
+}
+
+/// What one kernel's VM run came to.
+public struct KernelOutcome: Sendable {
+    public var release: String
+    public var status: ExitStatus
+    public var elapsed: Duration
+    public var resultsFolder: String
+    public var document: ResultsDocument?
+
+    var summaryLine: String {
+        let counts = document.map { doc in
+            let passed = doc.scenarios.filter { $0.status == "pass" }.count
+            return "\(passed) passed, \(doc.scenarios.count - passed) failed"
+        } ?? "no results"
+        return "\(status) after \(elapsed.secondsText): \(counts); results in \(resultsFolder)"
+    }
+}
+
+/// Collects outcomes from concurrent VM runs.
+final class KernelOutcomes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outcomes: [KernelOutcome?]
+
+    init(count: Int) { outcomes = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ outcome: KernelOutcome) { lock.withLock { outcomes[index] = outcome } }
+
+    var all: [KernelOutcome] { lock.withLock { outcomes.compactMap { $0 } } }
+}
+
+/// Splits a byte stream into lines.
+struct LineSplitter {
+    private var pending = ""
+
+    mutating func feed(_ chunk: Data) -> [String] {
+        pending += String(decoding: chunk, as: UTF8.self)
+        var lines: [String] = []
+        while let newline = pending.firstIndex(of: "\n") {
+            lines.append(String(pending[..<newline]))
+            pending = String(pending[pending.index(after: newline)...])
+        }
+        return lines
+    }
+
+    mutating func finish() -> [String] {
+        defer { pending = "" }
+        return pending.isEmpty ? [] : [pending]
     }
 }

@@ -1,0 +1,73 @@
+import Foundation
+
+/// `results.json`: one kernel's run for dashboards and the host's summary.
+/// Rewritten whole after every scenario through a rename, so a run killed
+/// halfway leaves a valid document of what finished (`complete` is false).
+public struct ResultsDocument: Codable, Equatable, Sendable {
+    public var kernel: String
+    public var complete: Bool
+    public var planned: Int
+    public var scenarios: [Entry]
+
+    public struct Entry: Codable, Equatable, Sendable {
+        public var number: Int
+        public var name: String
+        /// pass, fail, timeout, or error (the harness could not drive the
+        /// kernel or was interrupted).
+        public var status: String
+        public var durationSeconds: Double
+        public var transitionSeconds: Double
+        public var transitions: Int
+        public var diagnostics: [String]
+        /// The diff when it failed, else the last lines of the actual transcript.
+        public var logExcerpt: [String]
+        /// Paths relative to the kernel's results folder.
+        public var artifacts: [String: String]
+    }
+
+    public init(kernel: String, planned: Int) {
+        self.kernel = kernel
+        self.complete = false
+        self.planned = planned
+        self.scenarios = []
+    }
+
+    public static func status(of result: ScenarioResult) -> String {
+        switch result.status {
+        case .passed: "pass"
+        case .failed: "fail"
+        case .timedOut: "timeout"
+        case .interrupted, .error: "error"
+        }
+    }
+
+    public mutating func append(_ result: ScenarioResult, number: Int) {
+        let name = result.scenario.name
+        var artifacts = ["expected": "\(name)/expected.txt", "actual": "\(name)/actual.txt", "kmsg": "\(name)/kmsg.txt"]
+        let diff = UnifiedDiff(expected: result.expected, actual: result.actual).render()
+        if !result.passed { artifacts["diff"] = "\(name)/diff.txt" }
+        scenarios.append(Entry(
+            number: number, name: name, status: Self.status(of: result),
+            durationSeconds: result.wallTime.seconds,
+            transitionSeconds: result.transitions.totalDuration.seconds,
+            transitions: result.transitions.count,
+            diagnostics: result.diagnostics,
+            logExcerpt: result.passed ? Array(result.actual.suffix(5)) : diff,
+            artifacts: artifacts))
+    }
+
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(self)
+        let temporary = path + ".tmp"
+        try data.write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else {
+            throw KernelFileError(path: path, operation: "replace", errno: ErrnoDescription(errno))
+        }
+    }
+
+    public static func read(from path: String) throws -> ResultsDocument {
+        try JSONDecoder().decode(ResultsDocument.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+}

@@ -1,0 +1,109 @@
+import Testing
+@testable import KlpHarness
+
+@Suite("TranscriptFilter: from kernel-log records to a transcript")
+struct TranscriptFilterTests {
+    let filter = TranscriptFilter(modules: Fixture.moduleNames)
+
+    @Test("the records of a real run reproduce the scenario's transcript", arguments: [
+        ("09-busy-target-module.scenario", "busy-target-module"),
+        ("06-pre-patch-callback-enodev.scenario", "pre-patch-callback-enodev"),
+    ])
+    func reproducesExpectedTranscript(file: String, name: String) throws {
+        let scenario = try Repository.scenario(file)
+        #expect(scenario.name == name)
+        let window = try Fixture.transcriptWindow(of: name, in: try Fixture.rawKmsgRecords())
+        let actual = filter.transcript(from: window, harnessLines: scenario.harnessLines)
+        #expect(actual == scenario.transcript)
+    }
+
+    @Test func theWholeDumpGivesBothTranscriptsInRunOrder() throws {
+        // Boot messages, virtme's own lines and the taint notices all drop out.
+        let enodev = try Repository.scenario("06-pre-patch-callback-enodev.scenario")
+        let busy = try Repository.scenario("09-busy-target-module.scenario")
+        let actual = filter.transcript(from: try Fixture.rawKmsgRecords(),
+                                       harnessLines: enodev.harnessLines.union(busy.harnessLines))
+        #expect(actual == enodev.transcript + busy.transcript)
+    }
+
+    @Test func theResultsFolderTranscriptMatchesItsExpectedFile() throws {
+        // The real run's busy-target-module folder: actual.txt equals expected.txt.
+        let expected = try Fixture.lines("busy-target-module-expected", "txt")
+        let actual = try Fixture.lines("busy-target-module-actual", "txt")
+        #expect(actual == expected)
+        #expect(expected == (try Repository.scenario("09-busy-target-module.scenario")).transcript)
+    }
+
+    @Test func taintNoticesAreDropped() throws {
+        let records = try Fixture.rawKmsgRecords()
+        let taints = records.filter { $0.message.contains("taint") }
+        #expect(taints.map(\.message) == [
+            "livepatch_callbacks_mod: loading out-of-tree module taints kernel.",
+            "livepatch_callbacks_mod: module verification failed: signature and/or required key missing - tainting kernel",
+            "livepatch_callbacks_demo: tainting kernel with TAINT_LIVEPATCH",
+        ])
+        for record in taints {
+            #expect(record.isFromKernel)
+            #expect(!filter.keepsKernelLine(record.message))
+        }
+        #expect(filter.transcript(from: taints, harnessLines: []) == [])
+    }
+
+    @Test func otherModulesLinesAreDropped() throws {
+        let records = try Fixture.rawKmsgRecords()
+        for message in [
+            "cdrom: Uniform CD-ROM driver Revision: 3.20",
+            "kvm: Nested Virtualization enabled",
+            "SVM: kvm: Nested Paging enabled",
+            "powernow_k8: Power state transitions not supported",
+            "rcu: Preemptible hierarchical RCU implementation.",
+        ] {
+            let record = try #require(records.first { $0.message == message })
+            #expect(record.isFromKernel)
+            #expect(!filter.keepsKernelLine(message))
+            #expect(filter.transcript(from: [record], harnessLines: []) == [])
+        }
+        // A line of a test module is kept only if the module is one of ours.
+        let line = "livepatch_callbacks_mod: livepatch_callbacks_mod_init"
+        #expect(filter.keepsKernelLine(line))
+        #expect(!TranscriptFilter(modules: ["livepatch_callbacks_demo"]).keepsKernelLine(line))
+    }
+
+    @Test func otherUserspaceLinesAreDropped() throws {
+        let records = try Fixture.rawKmsgRecords()
+        let user = records.filter { !$0.isFromKernel }
+        // virtme-ng-init's lines and the harness's own markers.
+        let foreign = user.filter { !$0.message.hasPrefix("% ") && !$0.message.hasPrefix("insmod: ERROR: ") }
+        #expect(foreign.count == 11)
+        #expect(foreign.contains { $0.message == "virtme-ng-init: udev is done" })
+        #expect(foreign.contains { $0.message == "klp-harness[241]: begin busy-target-module #4" })
+        let everything = Set(records.map(\.message))
+        #expect(filter.transcript(from: foreign, harnessLines: []) == [])
+        // A user-space record is kept only when the harness wrote exactly that line …
+        let action = try #require(user.first { $0.message == "% insmod livepatch-callbacks-mod.ko" })
+        #expect(filter.transcript(from: [action], harnessLines: []) == [])
+        #expect(filter.transcript(from: [action], harnessLines: everything) == [action.message])
+        // … and a kernel record is never kept just because its text is in harnessLines.
+        let cdrom = try #require(records.first { $0.message.hasPrefix("cdrom: ") })
+        #expect(filter.transcript(from: [cdrom], harnessLines: everything) == [])
+    }
+
+    @Test func livepatchCoreLinesAreKept() throws {
+        let records = try Fixture.rawKmsgRecords()
+        let core = records.filter { $0.message.hasPrefix("livepatch: ") }
+        #expect(core.count == 16)
+        #expect(filter.transcript(from: core, harnessLines: []) == core.map(\.message))
+        // Whatever the module set: they are the livepatch core's, not a module's.
+        #expect(TranscriptFilter(modules: []).transcript(from: core, harnessLines: []) == core.map(\.message))
+    }
+
+    @Test func recordOrderIsKept() throws {
+        let window = try Fixture.transcriptWindow(of: "busy-target-module", in: try Fixture.rawKmsgRecords())
+        let scenario = try Repository.scenario("09-busy-target-module.scenario")
+        let kept = window.filter {
+            !filter.transcript(from: [$0], harnessLines: scenario.harnessLines).isEmpty
+        }
+        #expect(zip(kept, kept.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
+        #expect(kept.count == scenario.transcript.count)
+    }
+}
