@@ -92,7 +92,8 @@ struct KmsgRecordTests {
     }
 
     @Test func escapedMultibyteCharactersDecodeAsUTF8() {
-        // The kernel escapes every byte >= 0x7f, so UTF-8 arrives byte by byte.
+        // Synthetic (the capture has no non-ASCII text): the kernel escapes
+        // every byte >= 0x7f, so UTF-8 arrives byte by byte.
         #expect(KmsgRecord(kmsg: "6,1,2,-;caf\\xc3\\xa9")?.message == "café")
     }
 
@@ -107,12 +108,15 @@ struct KmsgRecordTests {
         #expect(record.message == String(text.split(separator: ";", maxSplits: 1)[1]))
     }
 
-    @Test func extraHeaderFieldsAreAllowed() {
-        // Documentation/ABI/testing/dev-kmsg: further comma-separated fields may follow the flags.
-        let record = KmsgRecord(kmsg: "6,339,5140900,-,caller=T1;NET: Registered protocol family 10")
-        #expect(record?.sequence == 339)
-        #expect(record?.timestamp == 5_140_900)
-        #expect(record?.message == "NET: Registered protocol family 10")
+    @Test func extraHeaderFieldsAreAllowed() throws {
+        // Documentation/ABI/testing/dev-kmsg: more comma-separated fields may
+        // follow the flags (a CONFIG_PRINTK_CALLER kernel adds `caller=T241`).
+        // The real record 512, with such a field added.
+        let chunk = try #require(try Fixture.rawKmsgChunks().first { $0.hasPrefix("7,512,") })
+        let withCaller = chunk.replacing("-;", with: "-,caller=T241;", maxReplacements: 1)
+        #expect(withCaller.hasPrefix("7,512,56422022,-,caller=T241;livepatch: "))
+        #expect(KmsgRecord(kmsg: withCaller[...]) == KmsgRecord(kmsg: chunk[...]))
+        #expect(KmsgRecord(kmsg: withCaller[...])?.message == "livepatch: 'livepatch_callbacks_demo': initializing patching transition")
     }
 
     @Test("malformed input gives nil", arguments: [

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import KlpHarness
 
@@ -49,5 +50,52 @@ struct ScenarioSuiteTests {
         let picked = try suite.filtered(names: ["busy-target-module", "pre-patch-callback-enodev"])
         // The order of the capture's KTAP: the suite's, not the command line's.
         #expect(picked.scenarios.map(\.name) == ["pre-patch-callback-enodev", "busy-target-module"])
+    }
+
+    // MARK: Loading a directory
+
+    @Test func loadsTheShippedDirectoryInFileNameOrder() throws {
+        let suite = try ScenarioSuite.load(directory: Repository.scenariosDirectory.path)
+        let ktapNames = try Fixture.lines("ktap-6.1-pass", "txt")
+            .filter { $0.hasPrefix("ok ") }
+            .map { String($0.split(separator: " ")[2]) }
+        #expect(suite.scenarios.map(\.name) == ktapNames)
+    }
+
+    @Test func aMissingDirectoryIsBadInput() {
+        let error = #expect(throws: HarnessError.self) {
+            try ScenarioSuite.load(directory: "/nonexistent/klp-harness-tests/scenarios")
+        }
+        #expect(error?.status == .badInput)
+        #expect(error?.problem == "scenario directory /nonexistent/klp-harness-tests/scenarios does not exist")
+    }
+
+    @Test func aMalformedFileStopsTheLoadNamingItsLine() throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("klp-harness-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "# Fine.\n% insmod a.ko\n".write(to: directory.appendingPathComponent("01-fine.scenario"), atomically: true, encoding: .utf8)
+        try "# Broken.\n% insmod a.ko\n%rmmod a\n".write(to: directory.appendingPathComponent("02-broken.scenario"), atomically: true, encoding: .utf8)
+        try "not a scenario".write(to: directory.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
+        let error = #expect(throws: HarnessError.self) {
+            try ScenarioSuite.load(directory: directory.path)
+        }
+        #expect(error?.status == .badInput)
+        #expect(error?.problem == "malformed scenario: \(directory.path)/02-broken.scenario:3: an action line starts with '% ' (percent, space)")
+    }
+
+    @Test func twoFilesWithTheSameNameAreRejected() throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("klp-harness-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for file in ["01-same.scenario", "02-same.scenario"] {
+            try "# Same.\n% insmod a.ko\n".write(to: directory.appendingPathComponent(file), atomically: true, encoding: .utf8)
+        }
+        let error = #expect(throws: HarnessError.self) {
+            try ScenarioSuite.load(directory: directory.path)
+        }
+        #expect(error?.problem == "two scenarios are named same: \(directory.path)/01-same.scenario and \(directory.path)/02-same.scenario")
     }
 }
