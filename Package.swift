@@ -41,6 +41,13 @@ let package = Package(
             dependencies: ["KlpHarness"],
             resources: [.copy("Fixtures")]
         ),
+        // Failure paths run for real: GuestFailurePathTests inside a VM
+        // (klp-harness vm --exec), HostFailurePathTests against QEMU and apt.
+        // Both skip themselves unless scripts/test asks for them.
+        .testTarget(
+            name: "KlpHarnessSystemTests",
+            dependencies: ["KlpHarness"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,12 +13,14 @@ public final class DynamicDebug {
     }
 
     /// The control file, mounting debugfs if the kernel has no /proc copy.
-    public static func locateControl() throws -> String {
-        let proc = "/proc/dynamic_debug/control"
+    public static func locateControl(
+        proc: String = "/proc/dynamic_debug/control",
+        debugfsMount: String = "/sys/kernel/debug"
+    ) throws -> String {
         if KernelFile.exists(proc) { return proc }
-        let debugfs = "/sys/kernel/debug/dynamic_debug/control"
-        if !KernelFile.exists(debugfs) && KernelFile.exists("/sys/kernel/debug") {
-            _ = mount("debugfs", "/sys/kernel/debug", "debugfs", 0, nil)
+        let debugfs = "\(debugfsMount)/dynamic_debug/control"
+        if !KernelFile.exists(debugfs) && KernelFile.exists(debugfsMount) {
+            _ = mount("debugfs", debugfsMount, "debugfs", 0, nil)
         }
         if KernelFile.exists(debugfs) { return debugfs }
         throw HarnessError(

@@ -15,7 +15,8 @@ public enum ScenarioParser {
         var transcript: [String] = []
         var summary = ""
         var sawContent = false
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // isNewline also splits "\r\n", which Swift keeps as one Character.
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let number = index + 1
             let line = String(rawLine.trimmingTrailingSpaces)
             if line.trimmingSpaces.isEmpty { continue }

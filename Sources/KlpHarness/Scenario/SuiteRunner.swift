@@ -37,7 +37,7 @@ public struct SuiteRunner {
             ktapFile.append(line)
         }
 
-        if let reason = Self.reasonToSkip(sysfs: Sysfs()) {
+        if let reason = Self.reasonToSkip(isRoot: SystemState.isRoot, sysfs: Sysfs()) {
             report.skipAll(reason: reason)
             return .skipped
         }
@@ -88,8 +88,8 @@ public struct SuiteRunner {
     }
 
     /// Why this kernel or user cannot run the suite, or nil if it can.
-    static func reasonToSkip(sysfs: Sysfs) -> String? {
-        if !SystemState.isRoot {
+    static func reasonToSkip(isRoot: Bool, sysfs: Sysfs) -> String? {
+        if !isRoot {
             return "not root: loading modules and writing livepatch sysfs files needs root (run with sudo)"
         }
         if !sysfs.supportsLivepatch {

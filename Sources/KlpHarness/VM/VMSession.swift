@@ -128,13 +128,18 @@ public struct VMSession: Sendable {
         let release = prepared.kernel.release
         let resultsRoot = absolute(options.results)
         let folder = ResultsFolder(root: resultsRoot, release: release)
-        let consoleLog = "\(folder.root)/\(ResultsFolder.consoleLogName)"
+        // A guest command (--exec) must not wipe the suite's results.
+        let consoleLog = "\(folder.root)/\(options.exec == nil ? ResultsFolder.consoleLogName : "exec-console.log")"
         var outcome = KernelOutcome(release: release, status: .infrastructure, elapsed: .zero, resultsFolder: folder.root, document: nil)
         let started = ContinuousClock.now
         do {
-            try folder.prepare()
             let command = try guestCommand(for: prepared, resultsRoot: resultsRoot)
-            try? ResultsFolder.write(command.joined(separator: " ") + "\n", to: "\(folder.root)/guest-command.txt")
+            if options.exec == nil {
+                try folder.prepare()
+                try? ResultsFolder.write(command.joined(separator: " ") + "\n", to: "\(folder.root)/guest-command.txt")
+            } else {
+                try ResultsFolder.makeDirectories(folder.root)
+            }
             log("booting \(release); console log \(consoleLog)")
             var progress = KTAPProgress()
             var lines = LineSplitter()

@@ -1,0 +1,199 @@
+import Foundation
+import XCTest
+@testable import KlpHarness
+
+/// Every way `klp-harness run` can be handed bad input or be cut short,
+/// triggered for real on a livepatch kernel. Each test checks the message,
+/// the exit code, and that no test module is left loaded.
+///
+/// These run inside the VM (scripts/test boots one with `klp-harness vm
+/// --exec`), as root on a livepatch kernel; elsewhere they skip.
+final class GuestFailurePathTests: XCTestCase {
+    var modules = ""
+    let testModules: Set<String> = ["livepatch_callbacks_mod", "livepatch_callbacks_busymod",
+                                    "livepatch_callbacks_demo", "livepatch_callbacks_demo2"]
+
+    override func setUpWithError() throws {
+        guard ProcessInfo.processInfo.environment["KLP_HARNESS_GUEST"] == "1" else {
+            throw XCTSkip("runs inside the VM only (scripts/test: klp-harness vm --exec …)")
+        }
+        try HarnessProcess.requireBinary()
+        modules = try XCTUnwrap(ProcessInfo.processInfo.environment["KLP_HARNESS_MODULES"], "klp-harness vm --exec sets KLP_HARNESS_MODULES")
+        XCTAssertEqual(loadedTestModules(), [], "a test module was loaded before the test started")
+    }
+
+    override func tearDown() {
+        // Every path must leave the kernel clean; say which module leaked.
+        if ProcessInfo.processInfo.environment["KLP_HARNESS_GUEST"] == "1" {
+            XCTAssertEqual(loadedTestModules(), [], "test modules left loaded in /proc/modules")
+            XCTAssertEqual(Sysfs().patches(), [], "livepatches left in /sys/kernel/livepatch")
+        }
+    }
+
+    func loadedTestModules() -> Set<String> {
+        SystemState.loadedModules().intersection(testModules)
+    }
+
+    var scenarios: String { "\(HarnessProcess.repository)/scenarios" }
+
+    func run(_ arguments: [String], results: String) throws -> HarnessProcess.Result {
+        try HarnessProcess.run(["run"] + arguments + ["--results", results])
+    }
+
+    /// A scenario directory holding one scenario with the given text.
+    func scenarioDirectory(_ scratch: ScratchDirectory, _ name: String, _ text: String) throws -> String {
+        let directory = try scratch.subdirectory("scenarios")
+        try text.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    /// A copy of the module directory, optionally without or with a fake file.
+    func moduleCopy(_ scratch: ScratchDirectory, replacing file: String? = nil, with contents: String? = nil) throws -> String {
+        let directory = try scratch.subdirectory("modules")
+        for entry in try FileManager.default.contentsOfDirectory(atPath: modules) where entry.hasSuffix(".ko") && entry != file {
+            try FileManager.default.copyItem(atPath: "\(modules)/\(entry)", toPath: "\(directory)/\(entry)")
+        }
+        if let file, let contents {
+            try contents.write(toFile: "\(directory)/\(file)", atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
+    func testModuleDirectoryThatDoesNotExist() throws {
+        let scratch = try ScratchDirectory()
+        let result = try run(["--modules", "/nonexistent/kmod", "--scenarios", scenarios], results: scratch.path)
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("error: module directory /nonexistent/kmod does not exist"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("hint: build kmod/ first"), result.stderr)
+    }
+
+    func testModuleFileThatDoesNotExist() throws {
+        let scratch = try ScratchDirectory()
+        let copy = try moduleCopy(scratch, replacing: "livepatch-callbacks-mod.ko")
+        let result = try run(["--modules", copy, "--scenarios", scenarios], results: scratch.path)
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("module file \(copy)/livepatch-callbacks-mod.ko does not exist"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("01-target-module-before-livepatch.scenario:"), "names the scenario line: \(result.stderr)")
+    }
+
+    func testFileThatIsNotAKernelModule() throws {
+        let scratch = try ScratchDirectory()
+        let copy = try moduleCopy(scratch, replacing: "livepatch-callbacks-mod.ko", with: "not an ELF file\n")
+        let result = try run(["--modules", copy, "--scenarios", scenarios], results: scratch.path)
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("\(copy)/livepatch-callbacks-mod.ko is not a kernel module"), result.stderr)
+    }
+
+    func testModuleBuiltForAnotherKernel() throws {
+        let release = SystemState.kernelRelease
+        let buildRoot = "\(HarnessProcess.repository)/.build/kmod"
+        let others = (try? FileManager.default.contentsOfDirectory(atPath: buildRoot))?.filter { $0 != release }.sorted() ?? []
+        guard let other = others.first(where: { FileManager.default.fileExists(atPath: "\(buildRoot)/\($0)/livepatch-callbacks-demo.ko") }) else {
+            throw XCTSkip("no kmod/ build for another kernel in \(buildRoot) (scripts/test builds 6.1 and 6.12)")
+        }
+        let scratch = try ScratchDirectory()
+        let result = try run(["--modules", "\(buildRoot)/\(other)", "--scenarios", scenarios], results: scratch.path)
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("was built for kernel \(other), but this kernel is \(release) (vermagic mismatch)"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("KDIR=/lib/modules/\(release)/build"), result.stderr)
+    }
+
+    func testScenarioDrivingANonLivepatchAsOne() throws {
+        let scratch = try ScratchDirectory()
+        let directory = try scenarioDirectory(scratch, "01-not-a-livepatch.scenario", """
+            % insmod livepatch-callbacks-mod.ko
+            livepatch_callbacks_mod: livepatch_callbacks_mod_init
+            % echo 0 > /sys/kernel/livepatch/livepatch_callbacks_mod/enabled
+            % rmmod livepatch_callbacks_mod
+            """)
+        let result = try run(["--modules", modules, "--scenarios", directory], results: scratch.path)
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("01-not-a-livepatch.scenario:3: the scenario drives livepatch_callbacks_mod as a livepatch, but its modinfo has no 'livepatch: Y'"), result.stderr)
+    }
+
+    func testMalformedScenarios() throws {
+        let cases: [(text: String, message: String)] = [
+            ("% insmod livepatch-callbacks-mod.ko\n% modprobe foo\n", "02-bad.scenario:2: unknown action 'modprobe'"),
+            ("% echo 1 > /sys/kernel/debug/foo\n", "02-bad.scenario:1: '/sys/kernel/debug/foo' is not a sysfs file a scenario may write"),
+            ("# comment\n% insmod livepatch-callbacks-demo.ko pre_patch_ret\n", "02-bad.scenario:2: module parameter 'pre_patch_ret' does not parse"),
+        ]
+        for (text, message) in cases {
+            let scratch = try ScratchDirectory()
+            let directory = try scenarioDirectory(scratch, "02-bad.scenario", text)
+            let result = try run(["--modules", modules, "--scenarios", directory], results: scratch.path)
+            XCTAssertEqual(result.status, 2, message)
+            XCTAssertTrue(result.stderr.contains("error: malformed scenario: \(directory)/\(message)"), result.stderr)
+        }
+    }
+
+    func testUnknownScenarioName() throws {
+        let scratch = try ScratchDirectory()
+        let result = try run(["--modules", modules, "--scenarios", scenarios, "no-such-scenario"], results: scratch.path)
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("error: no scenario is named 'no-such-scenario'"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("known scenarios: target-module-before-livepatch,"), result.stderr)
+    }
+
+    func testNotRoot() throws {
+        let scratch = try ScratchDirectory()
+        let result = try HarnessProcess.run(
+            ["run", "--modules", modules, "--scenarios", scenarios, "--results", scratch.path],
+            prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        XCTAssertEqual(result.status, 4)
+        XCTAssertTrue(result.stdout.contains("1..0 # SKIP not root: loading modules and writing livepatch sysfs files needs root"), result.output)
+    }
+
+    func testTransitionThatNeverFinishesTimesOut() throws {
+        let scratch = try ScratchDirectory()
+        // The busy module stays blocked and the load waits for the transition
+        // to finish: it cannot, so the scenario's 5-second limit ends it.
+        let directory = try scenarioDirectory(scratch, "01-stalled.scenario", """
+            % insmod livepatch-callbacks-busymod.ko block_transition=Y
+            livepatch_callbacks_busymod: livepatch_callbacks_busymod_init
+            livepatch_callbacks_busymod: busymod_work_func enter
+            % insmod livepatch-callbacks-demo.ko
+            % echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled
+            % rmmod livepatch_callbacks_demo
+            % rmmod livepatch_callbacks_busymod
+            """)
+        let result = try run(["--modules", modules, "--scenarios", directory, "--timeout", "5"], results: scratch.path)
+        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssertTrue(result.stdout.contains("not ok 1 stalled # TIMEOUT 5 seconds"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("# stopped: timed out after 5.000 s waiting for livepatch_callbacks_demo's patching transition to finish"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("clean-up after the scenario: released livepatch_callbacks_busymod's block_transition; disabled patch livepatch_callbacks_demo"), result.stdout)
+    }
+
+    func testSIGTERMInTheMiddleOfAScenario() throws {
+        let scratch = try ScratchDirectory()
+        let directory = try scenarioDirectory(scratch, "01-stalled.scenario", """
+            % insmod livepatch-callbacks-busymod.ko block_transition=Y
+            % insmod livepatch-callbacks-demo.ko
+            % rmmod livepatch_callbacks_busymod
+            """)
+        let (process, out, _) = try HarnessProcess.start(
+            ["run", "--modules", modules, "--scenarios", directory, "--results", scratch.path, "--timeout", "60"])
+        // Signal once the patch is in its (stalled) transition.
+        try Deadline(after: .seconds(30)).wait(for: "the runner to load livepatch_callbacks_demo") {
+            Sysfs().isPatchPresent("livepatch_callbacks_demo")
+        }
+        process.terminate()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 143, stdout)
+        XCTAssertTrue(stdout.contains("not ok 1 stalled # ERROR interrupted by SIGTERM"), stdout)
+        XCTAssertTrue(stdout.contains("# interrupted by SIGTERM after 1 of 1 scenario(s); the kernel was cleaned up"), stdout)
+        let ktap = try String(contentsOfFile: "\(scratch.path)/\(SystemState.kernelRelease)/ktap.txt", encoding: .utf8)
+        XCTAssertTrue(ktap.hasSuffix("0 passed, 1 failed\n"), "ktap.txt is complete: \(ktap)")
+        let control = try String(contentsOfFile: DynamicDebug.locateControl(), encoding: .utf8)
+        XCTAssertTrue(DynamicDebug.enabledSites(in: control, under: "kernel/livepatch/").isEmpty,
+                      "dynamic debug for kernel/livepatch/* was not restored")
+    }
+
+    func testModuleLeftLoadedBeforeAScenarioIsCleanedFirst() throws {
+        let scratch = try ScratchDirectory()
+        try KmodContext().insertModule(atPath: "\(modules)/livepatch-callbacks-mod.ko", parameters: "")
+        let result = try run(["--modules", modules, "--scenarios", scenarios, "target-module-not-present"], results: scratch.path)
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.stdout.contains("# kernel was not clean before the scenario; clean-up: unloaded livepatch_callbacks_mod"), result.stdout)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import XCTest
+
+/// Runs the release klp-harness binary as a user would, capturing its
+/// output and exit code.
+struct HarnessProcess {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+
+        var output: String { stdout + stderr }
+    }
+
+    static let repository: String = {
+        // Tests/KlpHarnessSystemTests/HarnessProcess.swift → repository root
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }()
+
+    static var binary: String { "\(repository)/.build/release/klp-harness" }
+
+    static func requireBinary() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw XCTSkip("build the runner first: swift build -c release --product klp-harness")
+        }
+    }
+
+    /// Starts the harness; `prefix` runs it through another program (setpriv).
+    static func start(_ arguments: [String], prefix: [String] = []) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        let command = prefix + [binary] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        process.currentDirectoryURL = URL(fileURLWithPath: repository)
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return (process, out, err)
+    }
+
+    static func run(_ arguments: [String], prefix: [String] = []) throws -> Result {
+        let (process, out, err) = try start(arguments, prefix: prefix)
+        // Read both pipes to the end before waiting, so a chatty child never blocks.
+        let stderrData = DataBox()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            stderrData.data = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: stdoutData, as: UTF8.self),
+                      stderr: String(decoding: stderrData.data, as: UTF8.self))
+    }
+}
+
+/// Written by one reader thread, read after DispatchGroup.wait().
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
+}
+
+/// A scratch directory removed after the test.
+final class ScratchDirectory {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "klp-harness-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        // The not-root test writes results here as nobody.
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: path)
+    }
+
+    func subdirectory(_ name: String) throws -> String {
+        let sub = "\(path)/\(name)"
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: sub)
+        return sub
+    }
+
+    func write(_ text: String, to name: String) throws {
+        try text.write(toFile: "\(path)/\(name)", atomically: true, encoding: .utf8)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
