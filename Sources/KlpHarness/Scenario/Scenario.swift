@@ -8,12 +8,45 @@ public struct Scenario: Equatable, Sendable {
     /// The first comment line, a one-line description.
     public var summary: String
     public var steps: [Step]
-    /// Actions and expected kernel lines in order: what `actual` must equal.
-    public var transcript: [String]
+    /// Actions and expected kernel lines in order, some kernel-specific.
+    public var lines: [TranscriptLine]
+
+    /// What `actual` must equal on any kernel the scenario has no
+    /// kernel-specific lines for.
+    public var transcript: [String] { transcript(for: nil) }
+
+    /// What `actual` must equal on the kernel `release`: the common lines
+    /// plus the variant lines whose release prefix matches it.
+    public func transcript(for release: String?) -> [String] {
+        lines.filter { $0.applies(to: release) }.map(\.text)
+    }
+
+    /// The kernel-specific lines used on `release`, for the report.
+    public func variants(for release: String?) -> [TranscriptLine] {
+        lines.filter { $0.kernel != nil && $0.applies(to: release) }
+    }
 
     /// Modules the scenario loads or unloads (module names, with underscores).
     public var moduleNames: Set<String> {
         Set(steps.flatMap { $0.action.moduleNames })
+    }
+}
+
+/// One expected line. `@6.12: text` in a scenario file makes `text` expected
+/// only on releases starting with 6.12, for the rare place where kernels
+/// print the same behaviour differently.
+public struct TranscriptLine: Equatable, Sendable {
+    public var text: String
+    /// A release prefix such as `6.12`, or nil for every kernel.
+    public var kernel: String?
+    public var line: Int
+
+    public func applies(to release: String?) -> Bool {
+        guard let kernel else { return true }
+        guard let release, release.hasPrefix(kernel) else { return false }
+        // 6.1 must not match 6.12: the prefix ends at a component boundary.
+        let next = release.dropFirst(kernel.count).first
+        return next == nil || !(next!.isNumber)
     }
 }
 

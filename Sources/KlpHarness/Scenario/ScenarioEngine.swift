@@ -83,11 +83,16 @@ public final class ScenarioEngine {
 
         let filter = TranscriptFilter(modules: catalog.names.union(scenario.moduleNames))
         let actual = filter.transcript(from: Array(records.prefix(transcriptRecordCount)), harnessLines: harnessLines)
-        if status == .passed && actual != scenario.transcript { status = .failed }
+        let release = SystemState.kernelRelease
+        let variants = scenario.variants(for: release)
+        if !variants.isEmpty {
+            diagnostics.insert("uses kernel-specific lines for \(release): " + variants.map { "line \($0.line)" }.joined(separator: ", "), at: 0)
+        }
+        if status == .passed && actual != scenario.transcript(for: release) { status = .failed }
         return ScenarioResult(
             scenario: scenario, status: status, actual: actual, records: records,
             wallTime: clock.now - started, transitions: TransitionSpan.spans(in: records),
-            diagnostics: diagnostics)
+            diagnostics: diagnostics, kernel: release)
     }
 
     private func describe(_ stop: Stop, diagnostics: inout [String]) -> ScenarioResult.Status {

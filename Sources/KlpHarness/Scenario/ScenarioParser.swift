@@ -12,13 +12,13 @@ public enum ScenarioParser {
     /// `03-module-going-notifier.scenario` → `module-going-notifier`.
     public static func parse(_ text: String, path: String) throws(ScenarioParseError) -> Scenario {
         var steps: [Step] = []
-        var transcript: [String] = []
+        var lines: [TranscriptLine] = []
         var summary = ""
         var sawContent = false
         // isNewline also splits "\r\n", which Swift keeps as one Character.
         for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let number = index + 1
-            let line = String(rawLine.trimmingTrailingSpaces)
+            var line = String(rawLine.trimmingTrailingSpaces)
             if line.trimmingSpaces.isEmpty { continue }
             if line.hasPrefix("#") {
                 if summary.isEmpty && !sawContent {
@@ -34,8 +34,20 @@ public enum ScenarioParser {
                 let command = String(line.dropFirst(2).trimmingSpaces)
                 let action = try parseAction(command, path: path, line: number)
                 steps.append(Step(action: action, command: command, line: number, expectsFailure: false))
-                transcript.append("% \(command)")
+                lines.append(TranscriptLine(text: "% \(command)", kernel: nil, line: number))
                 continue
+            }
+            var kernel: String?
+            if line.hasPrefix("@") {
+                guard let colon = line.firstIndex(of: ":"),
+                      case let prefix = line[line.index(after: line.startIndex)..<colon],
+                      !prefix.isEmpty, prefix.allSatisfy({ $0.isNumber || $0 == "." }),
+                      line[line.index(after: colon)...].hasPrefix(" ")
+                else {
+                    throw ScenarioParseError(path: path, line: number, message: "a kernel-specific line reads '@RELEASE-PREFIX: expected line', e.g. '@6.12: livepatch: …'")
+                }
+                kernel = String(prefix)
+                line = String(line[line.index(colon, offsetBy: 2)...])
             }
             if let errorCommand = errorLineCommand(line) {
                 guard let last = steps.last else {
@@ -48,12 +60,12 @@ public enum ScenarioParser {
                 }
                 steps[steps.count - 1].expectsFailure = true
             }
-            transcript.append(line)
+            lines.append(TranscriptLine(text: line, kernel: kernel, line: number))
         }
         guard !steps.isEmpty else {
             throw ScenarioParseError(path: path, line: 1, message: "no action lines ('% insmod …', '% rmmod …', '% echo … > /sys/…')")
         }
-        return Scenario(name: testName(forPath: path), path: path, summary: summary, steps: steps, transcript: transcript)
+        return Scenario(name: testName(forPath: path), path: path, summary: summary, steps: steps, lines: lines)
     }
 
     /// `insmod: ERROR: could not insert module …` → `insmod`.

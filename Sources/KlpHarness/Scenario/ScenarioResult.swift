@@ -20,7 +20,10 @@ public struct ScenarioResult: Sendable {
     /// Notes for a person: clean-up performed, where the run stopped, …
     public var diagnostics: [String]
 
-    public var expected: [String] { scenario.transcript }
+    /// The release the scenario ran on; picks kernel-specific lines.
+    public var kernel: String?
+
+    public var expected: [String] { scenario.transcript(for: kernel) }
 
     public var passed: Bool { status == .passed }
 }
