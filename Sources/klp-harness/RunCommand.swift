@@ -38,6 +38,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Per-scenario time limit in seconds; a scenario over it is reported as TIMEOUT and cleaned up.", valueName: "seconds"))
     var timeout: Int = 60
 
+    @Option(help: ShardArgument.help)
+    var shard: ShardArgument?
+
     @Argument(help: ArgumentHelp("Scenario names to run (default: all). Names are the file names without the number and extension, e.g. busy-target-module.", valueName: "scenario"))
     var names: [String] = []
 
@@ -49,6 +52,7 @@ struct RunCommand: ParsableCommand {
         var options = SuiteRunner.Options(modules: modules, scenarios: scenarios, results: results)
         options.names = names
         options.timeout = .seconds(timeout)
+        options.shard = shard.map { ($0.index, $0.count) }
         let runner = SuiteRunner(options: options) { printLine($0) }
         let status: ExitStatus
         do {

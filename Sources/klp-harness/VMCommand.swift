@@ -74,6 +74,9 @@ struct VMCommand: ParsableCommand {
     @Option(help: ArgumentHelp("virtme-ng's vng executable.", valueName: "path"))
     var vng = ".venv/bin/vng"
 
+    @Option(help: ShardArgument.help)
+    var shard: ShardArgument?
+
     @Argument(help: ArgumentHelp("Scenario names to run (default: all).", valueName: "scenario"))
     var names: [String] = []
 
@@ -99,6 +102,7 @@ struct VMCommand: ParsableCommand {
         options.kmod = kmod
         options.vng = vng
         options.names = names
+        options.shard = shard.map { ($0.index, $0.count) }
         let session = VMSession(options: options, log: { printError("klp-harness: \($0)") }, output: { printLine($0) })
         let status: ExitStatus
         do {

@@ -1,30 +1,47 @@
 import Foundation
 
-/// The kernel × scenario table printed after a multi-kernel run.
+/// The kernel × scenario table: after a multi-kernel run, and in `show`.
 public struct MatrixSummary {
-    public var outcomes: [KernelOutcome]
+    public var documents: [ResultsDocument]
+    /// An extra last row, e.g. each VM's verdict and time.
+    public var footer: (label: String, cells: [String])?
+    public var showsTransitions = false
 
-    public init(outcomes: [KernelOutcome]) { self.outcomes = outcomes }
+    public init(documents: [ResultsDocument], footer: (label: String, cells: [String])? = nil) {
+        self.documents = documents
+        self.footer = footer
+    }
+
+    public init(outcomes: [KernelOutcome]) {
+        self.init(documents: outcomes.map { $0.document ?? ResultsDocument(kernel: $0.release, planned: 0) },
+                  footer: ("VM", outcomes.map { "\($0.status) (\($0.elapsed.secondsText))" }))
+    }
+
+    func cell(_ entry: ResultsDocument.Entry?) -> String {
+        guard let entry else { return "-" }
+        var text = "\(entry.status) \(String(format: "%.2f", entry.durationSeconds)) s"
+        if showsTransitions && entry.transitions > 0 {
+            text += " (\(String(format: "%.2f", entry.transitionSeconds)) s in \(entry.transitions))"
+        }
+        return text
+    }
 
     public func render() -> [String] {
         var names: [String] = []
-        for outcome in outcomes {
-            for entry in outcome.document?.scenarios ?? [] where !names.contains(entry.name) { names.append(entry.name) }
+        for document in documents {
+            for entry in document.scenarios where !names.contains(entry.name) { names.append(entry.name) }
         }
-        let columns = outcomes.map(\.release)
-        let nameWidth = max(8, names.map(\.count).max() ?? 0)
-        let width = max(16, columns.map(\.count).max() ?? 0)
-        var lines = ["# " + "scenario".rightPadded(to: nameWidth) + columns.map { "  " + $0.rightPadded(to: width) }.joined()]
-        for name in names {
-            let cells = outcomes.map { outcome -> String in
-                guard let entry = outcome.document?.scenarios.first(where: { $0.name == name }) else { return "-" }
-                return "\(entry.status) \(String(format: "%.2f", entry.durationSeconds)) s"
-            }
-            lines.append("# " + name.rightPadded(to: nameWidth) + cells.map { "  " + $0.rightPadded(to: width) }.joined())
+        let rows = names.map { name in (name, documents.map { document in cell(document.scenarios.first { $0.name == name }) }) }
+        let allRows = rows + (footer.map { [($0.label, $0.cells)] } ?? [])
+        let nameWidth = max(8, allRows.map(\.0.count).max() ?? 0)
+        let width = max(16, documents.map(\.kernel.count).max() ?? 0, allRows.flatMap(\.1).map(\.count).max() ?? 0)
+        let line: (String, [String]) -> String = { label, cells in
+            ("# " + label.rightPadded(to: nameWidth) + cells.map { "  " + $0.rightPadded(to: width) }.joined())
+                .trimmingTrailingSpaces.description
         }
-        let verdicts = outcomes.map { "\($0.status) (\($0.elapsed.secondsText))" }
-        lines.append("# " + "VM".rightPadded(to: nameWidth) + verdicts.map { "  " + $0.rightPadded(to: width) }.joined())
-        let entries = outcomes.flatMap { $0.document?.scenarios ?? [] }
+        var lines = [line("scenario", documents.map(\.kernel))]
+        lines += allRows.map(line)
+        let entries = documents.flatMap(\.scenarios)
         let passed = entries.filter { $0.status == "pass" }.count
         lines.append("matrix: \(passed) passed, \(entries.count - passed) failed")
         return lines

@@ -8,12 +8,18 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
     public var complete: Bool
     public var planned: Int
     public var scenarios: [Entry]
+    /// Why the whole suite was skipped on this kernel (not root, no livepatch).
+    public var skipReason: String?
+    /// Set by the host when the VM failed: the scenarios it never reported
+    /// are listed with status `infrastructure`.
+    public var infrastructureError: String?
 
     public struct Entry: Codable, Equatable, Sendable {
         public var number: Int
         public var name: String
-        /// pass, fail, timeout, or error (the harness could not drive the
-        /// kernel or was interrupted).
+        /// pass, fail, timeout, error (the harness could not drive the
+        /// kernel or was interrupted), skip, or infrastructure (the VM failed
+        /// before the scenario ran; says nothing about the kernel).
         public var status: String
         public var durationSeconds: Double
         public var transitionSeconds: Double
@@ -38,6 +44,15 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
         case .failed: "fail"
         case .timedOut: "timeout"
         case .interrupted, .error: "error"
+        }
+    }
+
+    /// Lists `names` as not run, for a skipped suite or a failed VM.
+    public mutating func addUnreported(_ names: [String], status: String, reason: String) {
+        let reported = Set(scenarios.map(\.name))
+        for name in names where !reported.contains(name) {
+            scenarios.append(Entry(number: scenarios.count + 1, name: name, status: status, durationSeconds: 0,
+                                   transitionSeconds: 0, transitions: 0, diagnostics: [reason], logExcerpt: [], artifacts: [:]))
         }
     }
 

@@ -18,6 +18,14 @@ public struct ResultsFolder: Sendable {
 
     public var jsonPath: String { "\(root)/results.json" }
 
+    public var junitPath: String { "\(root)/junit.xml" }
+
+    /// results.json and junit.xml together, so the two never disagree.
+    public func write(_ document: ResultsDocument) throws {
+        try document.write(to: jsonPath)
+        try JUnitReport.write([document], to: junitPath)
+    }
+
     /// The host's record of the VM console, written while the guest runs.
     public static let consoleLogName = "console.log"
 

@@ -33,6 +33,23 @@ public struct ScenarioSuite: Sendable {
         return ScenarioSuite(scenarios: scenarios)
     }
 
+    /// The scenarios a run covers: the directory, narrowed to `names` and
+    /// to a shard.
+    public static func select(directory: String, names: [String], shard: (index: Int, count: Int)?) throws -> ScenarioSuite {
+        var suite = try load(directory: directory).filtered(names: names)
+        if let shard { suite = try suite.shard(shard.index, of: shard.count) }
+        return suite
+    }
+
+    /// Every `count`-th scenario starting at the `index`-th (1-based), so N
+    /// machines running shards 1/N … N/N together run the whole suite once.
+    public func shard(_ index: Int, of count: Int) throws -> ScenarioSuite {
+        guard count >= 1, (1...count).contains(index) else {
+            throw HarnessError.badInput("--shard \(index)/\(count) is not a shard: write I/N with 1 <= I <= N, e.g. 2/3")
+        }
+        return ScenarioSuite(scenarios: scenarios.enumerated().filter { $0.offset % count == index - 1 }.map(\.element))
+    }
+
     /// Keeps the scenarios named in `names` (exact KTAP names), in suite
     /// order. An unknown name is an error listing the known ones.
     public func filtered(names: [String]) throws -> ScenarioSuite {

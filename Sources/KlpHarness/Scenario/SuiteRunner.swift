@@ -6,6 +6,8 @@ public struct SuiteRunner {
         public var results: String
         public var names: [String] = []
         public var timeout: Duration = .seconds(60)
+        /// (I, N): run every N-th scenario starting at the I-th.
+        public var shard: (index: Int, count: Int)?
 
         public init(modules: String, scenarios: String, results: String) {
             self.modules = modules
@@ -27,34 +29,49 @@ public struct SuiteRunner {
     /// anything is loaded; a kernel or user that cannot run the suite gives
     /// a KTAP skip and `.skipped`.
     public func run() throws -> ExitStatus {
-        let suite = try ScenarioSuite.load(directory: options.scenarios).filtered(names: options.names)
+        let suite = try ScenarioSuite.select(directory: options.scenarios, names: options.names, shard: options.shard)
         let release = SystemState.kernelRelease
         let folder = ResultsFolder(root: options.results, release: release)
+        var control: String?
+        var skipReason = Self.reasonToSkip(isRoot: SystemState.isRoot, sysfs: Sysfs())
+        if skipReason == nil {
+            do {
+                control = try DynamicDebug.locateControl()
+            } catch let error as HarnessError where error.status == .skipped {
+                skipReason = error.description
+            }
+        }
+        var document = ResultsDocument(kernel: release, planned: suite.scenarios.count)
+
+        if let skipReason {
+            // A skip must reach CI even where the results folder is not
+            // writable (typically: not root), so its files are best effort.
+            try? folder.prepare()
+            let ktapFile = try? folder.appender(folder.ktapPath)
+            let report = KTAPReport { line in
+                output(line)
+                ktapFile?.append(line)
+            }
+            report.skipAll(reason: skipReason)
+            document.skipReason = skipReason
+            document.complete = true
+            document.addUnreported(suite.scenarios.map(\.name), status: "skip", reason: skipReason)
+            try? folder.write(document)
+            return .skipped
+        }
+
         try folder.prepare()
         let ktapFile = try folder.appender(folder.ktapPath)
         let report = KTAPReport { line in
             output(line)
             ktapFile.append(line)
         }
-
-        if let reason = Self.reasonToSkip(isRoot: SystemState.isRoot, sysfs: Sysfs()) {
-            report.skipAll(reason: reason)
-            return .skipped
-        }
-        let control: String
-        do {
-            control = try DynamicDebug.locateControl()
-        } catch let error as HarnessError where error.status == .skipped {
-            report.skipAll(reason: error.description)
-            return .skipped
-        }
-
         let kmod = try KmodContext()
         let catalog = try ModuleCatalog.load(directory: options.modules, kmod: kmod)
         try catalog.validate(for: suite.scenarios, release: release)
 
         Interruption.install()
-        let dynamicDebug = try DynamicDebug(controlPath: control)
+        let dynamicDebug = try DynamicDebug(controlPath: control ?? DynamicDebug.locateControl())
         defer { dynamicDebug.restore() }
         let engine = ScenarioEngine(
             kmod: kmod, kmsg: try KmsgReader(), sysfs: Sysfs(), catalog: catalog, timeout: options.timeout)
@@ -64,19 +81,19 @@ public struct SuiteRunner {
         report.header(plan: suite.scenarios.count)
         report.diagnostic("kernel \(release); modules \(options.modules); scenarios \(options.scenarios)")
         var results: [ScenarioResult] = []
-        var document = ResultsDocument(kernel: release, planned: suite.scenarios.count)
-        try document.write(to: folder.jsonPath)
+        try folder.write(document)
         for (index, scenario) in suite.scenarios.enumerated() {
             if Interruption.isRequested { break }
+            report.diagnostic("starting \(index + 1) \(scenario.name)")
             let result = engine.run(scenario)
             results.append(result)
             try folder.write(result)
             document.append(result, number: index + 1)
-            try document.write(to: folder.jsonPath)
+            try folder.write(document)
             report.result(result, number: index + 1)
         }
         document.complete = !Interruption.isRequested
-        try document.write(to: folder.jsonPath)
+        try folder.write(document)
         let transitionTime = results.reduce(Duration.zero) { $0 + $1.transitions.totalDuration }
         report.diagnostic("suite: \(results.count) scenario(s) in \((clock.now - started).secondsText) wall, \(transitionTime.secondsText) in transitions")
         if Interruption.isRequested {

@@ -22,6 +22,7 @@ public struct VMSession: Sendable {
         public var scenarios = "scenarios"
         public var kmod = "kmod"
         public var names: [String] = []
+        public var shard: (index: Int, count: Int)?
         public var cache = ".cache"
         public var buildRoot = ".build/kmod"
         public var vng = ".venv/bin/vng"
@@ -50,6 +51,12 @@ public struct VMSession: Sendable {
     }
 
     public func run() throws -> ExitStatus {
+        // Parse the scenarios on the host first: a malformed file or an
+        // unknown name is bad input before any kernel is fetched or booted,
+        // and the names let the host report scenarios a dead VM never ran.
+        let planned = options.exec == nil
+            ? try ScenarioSuite.select(directory: absolute(options.scenarios), names: options.names, shard: options.shard).scenarios.map(\.name)
+            : []
         let prepared = try prepareKernels()
         let vng = options.vng.contains("/") ? absolute(options.vng) : options.vng
         if options.vng.contains("/") && !KernelFile.exists(vng) {
@@ -67,15 +74,19 @@ public struct VMSession: Sendable {
         DispatchQueue.concurrentPerform(iterations: prepared.count) { index in
             gate.wait()
             defer { gate.signal() }
-            let outcome = boot(prepared[index], launcher: launcher, streaming: streaming)
+            let outcome = boot(prepared[index], launcher: launcher, streaming: streaming, planned: planned)
             outcomes.set(index, outcome)
             if !streaming {
                 log("\(outcome.release): \(outcome.summaryLine)")
             }
         }
         let all = outcomes.all
-        if !streaming && options.exec == nil {
-            for line in MatrixSummary(outcomes: all).render() { output(line) }
+        if options.exec == nil {
+            let documents = all.compactMap(\.document)
+            try? JUnitReport.write(documents, to: "\(absolute(options.results))/junit.xml")
+            if !streaming {
+                for line in MatrixSummary(outcomes: all).render() { output(line) }
+            }
         }
         return Self.overallStatus(all.map(\.status))
     }
@@ -119,12 +130,14 @@ public struct VMSession: Sendable {
             return ["env", "KLP_HARNESS_MODULES=\(prepared.modules)", "KLP_HARNESS_RELEASE=\(prepared.kernel.release)",
                     "KLP_HARNESS_RESULTS=\(resultsRoot)", "sh", "-c", exec]
         }
-        return [try Self.executablePath(), "run",
-                "--modules", prepared.modules, "--scenarios", absolute(options.scenarios),
-                "--results", resultsRoot, "--timeout", String(options.scenarioTimeout)] + options.names
+        var command = [try Self.executablePath(), "run",
+                       "--modules", prepared.modules, "--scenarios", absolute(options.scenarios),
+                       "--results", resultsRoot, "--timeout", String(options.scenarioTimeout)]
+        if let shard = options.shard { command += ["--shard", "\(shard.index)/\(shard.count)"] }
+        return command + options.names
     }
 
-    func boot(_ prepared: PreparedKernel, launcher: VirtmeLauncher, streaming: Bool) -> KernelOutcome {
+    func boot(_ prepared: PreparedKernel, launcher: VirtmeLauncher, streaming: Bool, planned: [String]) -> KernelOutcome {
         let release = prepared.kernel.release
         let resultsRoot = absolute(options.results)
         let folder = ResultsFolder(root: resultsRoot, release: release)
@@ -144,16 +157,23 @@ public struct VMSession: Sendable {
             var progress = KTAPProgress()
             var lines = LineSplitter()
             var announced = false
+            // Progress for people: as lines on stderr when several kernels
+            // run (stdout then carries the matrix) or stdout is not a
+            // terminal; with one kernel on a terminal the KTAP shows it.
+            let narrate = !streaming || isatty(1) == 0
             let handle: (String) -> Void = { line in
+                let elapsed = (ContinuousClock.now - started).secondsText
                 if !announced {
                     announced = true
-                    log("\(release): guest is up (\((ContinuousClock.now - started).secondsText) after boot started)")
+                    log("\(release): guest is up (\(elapsed) after boot started)")
                 }
                 progress.consume(line)
-                if streaming || options.exec != nil {
-                    output(line)
+                if streaming || options.exec != nil { output(line) }
+                guard narrate, options.exec == nil else { return }
+                if line.hasPrefix("# starting ") {
+                    log("\(release): [\(elapsed)] \(line.dropFirst(2)) of \(progress.plan ?? planned.count)")
                 } else if let result = KTAPProgress.parseResult(line) {
-                    log("\(release): [\((ContinuousClock.now - started).secondsText)] \(line.prefix(120))\(result.ok ? "" : "  (see \(folder.root)/\(result.name)/diff.txt)")")
+                    log("\(release): [\(elapsed)] \(line.prefix(120))\(result.ok ? "" : "  (see \(folder.root)/\(result.name)/diff.txt)")")
                 }
             }
             let vm = try launcher.boot(image: prepared.kernel.image, writableDirectory: resultsRoot, command: command, consoleLog: consoleLog) { chunk in
@@ -163,12 +183,27 @@ public struct VMSession: Sendable {
             outcome.elapsed = ContinuousClock.now - started
             outcome.document = try? ResultsDocument.read(from: folder.jsonPath)
             outcome.status = classify(vm, progress: progress, release: release, consoleLog: consoleLog, elapsed: outcome.elapsed)
+            if outcome.status == .infrastructure && options.exec == nil {
+                outcome.document = recordInfrastructureError(in: folder, release: release, planned: planned,
+                                                             reason: vm.timedOut ? "the VM exceeded its wall-clock limit; see console.log" : "the VM exited before the runner finished; see console.log")
+            }
         } catch {
             outcome.elapsed = ContinuousClock.now - started
             log("\(release): error: \(error)")
             outcome.status = (error as? HarnessError)?.status ?? .infrastructure
         }
         return outcome
+    }
+
+    /// Keeps results.json and junit.xml valid after a VM failure: what the
+    /// guest finished stays, the rest is listed as an infrastructure error.
+    func recordInfrastructureError(in folder: ResultsFolder, release: String, planned: [String], reason: String) -> ResultsDocument {
+        var document = (try? ResultsDocument.read(from: folder.jsonPath)) ?? ResultsDocument(kernel: release, planned: planned.count)
+        document.infrastructureError = reason
+        document.complete = false
+        document.addUnreported(planned, status: "infrastructure", reason: reason)
+        try? folder.write(document)
+        return document
     }
 
     func classify(_ vm: Subprocess.Outcome, progress: KTAPProgress, release: String, consoleLog: String, elapsed: Duration) -> ExitStatus {

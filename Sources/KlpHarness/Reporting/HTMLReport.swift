@@ -1,0 +1,863 @@
+import Foundation
+
+/// A results folder as one self-contained HTML page: the kernel × scenario
+/// matrix, then per kernel and scenario its status, diagnostics, expected and
+/// actual transcripts side by side, and a timeline of its kernel log.
+///
+/// Everything is inline (CSS, SVG, a few lines of optional script), so the
+/// page can be attached to a CI run or mailed and opened anywhere, offline.
+/// It reads fully without script, works from a phone's width up, and prints
+/// with every section open, one scenario per page.
+public enum HTMLReport {
+    /// The page for `archive`. With `linkingFrom`, the directory the page
+    /// will be saved in, each scenario links its files when they lie below
+    /// that directory; without it, file names are shown but not linked.
+    public static func render(_ archive: ResultsArchive, linkingFrom directory: String? = nil) -> String {
+        var page = Page(archive: archive, linkBase: directory.map(standardized))
+        return page.render()
+    }
+
+    /// Writes the page to `path`, linking the scenario files relative to it.
+    public static func write(_ archive: ResultsArchive, to path: String) throws {
+        let html = render(archive, linkingFrom: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        do {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try html.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw HarnessError.badInput("cannot write the report to \(path): \(error.localizedDescription)",
+                                        remedy: "pass --output with a path in an existing, writable folder")
+        }
+    }
+
+    // MARK: - Helpers shared with the tests
+
+    /// Text for HTML content and attribute values: `& < > " '` as entities,
+    /// control characters (other than tab) as their visible Unicode pictures.
+    static func escape(_ text: String) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            case "'": result += "&#39;"
+            case "\t": result.unicodeScalars.append(scalar)
+            case "\u{0}"..."\u{1F}": result.unicodeScalars.append(Unicode.Scalar(0x2400 + scalar.value)!)
+            case "\u{7F}": result += "\u{2421}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    /// An HTML id from free text: letters, digits, `-` and `_` kept, every
+    /// other character (`.`, `+`, spaces) turned into `-`.
+    static func sanitizedID(_ text: String) -> String {
+        String(text.unicodeScalars.map { scalar -> Character in
+            let allowed = (scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar))) || scalar == "-" || scalar == "_"
+            return allowed ? Character(scalar) : "-"
+        })
+    }
+
+    /// The section id of one kernel × scenario: `k-<release>-<scenario>`.
+    public static func sectionID(release: String, scenario: String) -> String {
+        "k-\(sanitizedID(release))-\(sanitizedID(scenario))"
+    }
+
+    /// One row of the side-by-side view: a line on either side, or a gap
+    /// where the other side has a line this one lacks.
+    struct AlignedRow: Equatable {
+        enum Side: Equatable {
+            case same(Int, String)
+            case changed(Int, String)
+            case gap
+        }
+        var expected: Side
+        var actual: Side
+    }
+
+    /// Pairs the diff's edits into rows: equal lines side by side, and within
+    /// a changed run the n-th removed line beside the n-th added line.
+    static func align(_ diff: UnifiedDiff) -> [AlignedRow] {
+        var rows: [AlignedRow] = []
+        var old = 0, new = 0
+        var removed: [String] = [], added: [String] = []
+        func flush() {
+            for index in 0..<max(removed.count, added.count) {
+                var row = AlignedRow(expected: .gap, actual: .gap)
+                if index < removed.count { old += 1; row.expected = .changed(old, removed[index]) }
+                if index < added.count { new += 1; row.actual = .changed(new, added[index]) }
+                rows.append(row)
+            }
+            removed = []; added = []
+        }
+        for edit in diff.edits {
+            switch edit {
+            case .same(let text):
+                flush()
+                old += 1; new += 1
+                rows.append(AlignedRow(expected: .same(old, text), actual: .same(new, text)))
+            case .removed(let text): removed.append(text)
+            case .added(let text): added.append(text)
+            }
+        }
+        flush()
+        return rows
+    }
+
+    /// Statuses a person must look at: anything but pass and skip.
+    static func isProblem(_ status: String) -> Bool { status != "pass" && status != "skip" }
+
+    /// The word shown for a status, with a symbol so it never relies on colour.
+    static func label(_ status: String) -> String {
+        switch status {
+        case "pass": "✓ PASS"
+        case "fail": "✗ FAIL"
+        case "timeout": "⏱ TIMEOUT"
+        case "error": "! ERROR"
+        case "skip": "– SKIP"
+        case "infrastructure": "! INFRA"
+        default: "? " + status.uppercased()
+        }
+    }
+
+    static func statusClass(_ status: String) -> String {
+        switch status {
+        case "pass", "fail", "timeout", "error", "skip", "infrastructure": status
+        default: "other"
+        }
+    }
+
+    static func seconds(_ value: Double) -> String { String(format: "%.2f s", value) }
+
+    static func standardized(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+}
+
+// MARK: - The page
+
+extension HTMLReport {
+    struct Page {
+        var archive: ResultsArchive
+        var linkBase: String?
+        var out = ""
+        var usedIDs = Set<String>()
+        /// Section ids by kernel index and scenario name, fixed before writing.
+        var ids: [Int: [String: String]] = [:]
+
+        init(archive: ResultsArchive, linkBase: String?) {
+            self.archive = archive
+            self.linkBase = linkBase
+        }
+
+        mutating func uniqueID(_ base: String) -> String {
+            var id = base, counter = 2
+            while usedIDs.contains(id) { id = "\(base)-\(counter)"; counter += 1 }
+            usedIDs.insert(id)
+            return id
+        }
+
+        mutating func render() -> String {
+            usedIDs = ["matrix", "top", "kernels"]
+            var kernelIDs: [String] = []
+            for (index, kernel) in archive.kernels.enumerated() {
+                kernelIDs.append(uniqueID("k-\(sanitizedID(kernel.release))"))
+                for entry in kernel.document.scenarios {
+                    ids[index, default: [:]][entry.name] = uniqueID(sectionID(release: kernel.release, scenario: entry.name))
+                }
+            }
+            let entries = archive.kernels.flatMap(\.document.scenarios)
+            let problems = entries.filter { isProblem($0.status) }.count
+            let title = "klp-harness report: \(problems == 0 ? "all \(entries.count) passed" : "\(problems) of \(entries.count) not passing")"
+            out += """
+                <!DOCTYPE html>
+                <html lang="en">
+                <head>
+                <meta charset="utf-8">
+                <meta name="viewport" content="width=device-width, initial-scale=1">
+                <meta name="generator" content="klp-harness">
+                <title>\(escape(title))</title>
+                <style>\(HTMLReport.stylesheet)</style>
+                </head>
+                <body>
+
+                """
+            header(entries: entries, kernelIDs: kernelIDs)
+            out += "<main>\n"
+            matrix()
+            for (index, kernel) in archive.kernels.enumerated() {
+                kernelSection(kernel, index: index, id: kernelIDs[index])
+            }
+            out += "</main>\n"
+            out += "<footer><p>Written by <code>klp-harness report</code> from <code>\(escape(archive.root))</code>. Times are wall-clock seconds inside the guest; timeline offsets are kernel timestamps from the scenario’s first log line.</p></footer>\n"
+            out += "<script>\(HTMLReport.printScript)</script>\n</body>\n</html>\n"
+            return out
+        }
+
+        // MARK: Header
+
+        mutating func header(entries: [ResultsDocument.Entry], kernelIDs: [String]) {
+            out += "<header id=\"top\">\n<h1>klp-harness report</h1>\n"
+            out += "<p class=\"totals\">\(entries.count) scenario run\(entries.count == 1 ? "" : "s") on \(archive.kernels.count) kernel\(archive.kernels.count == 1 ? "" : "s"): "
+            out += countsText(entries.map(\.status)).map { "<span class=\"count \(statusClass($0.status))\">\(escape($0.text))</span>" }.joined(separator: ", ")
+            out += "</p>\n<ul id=\"kernels\" class=\"kernels\">\n"
+            for (index, kernel) in archive.kernels.enumerated() {
+                let document = kernel.document
+                let statuses = document.scenarios.map(\.status)
+                let passed = statuses.filter { $0 == "pass" }.count
+                var facts = "\(passed)/\(statuses.count) passed"
+                if !document.complete || document.scenarios.count < document.planned {
+                    facts += "; incomplete: \(document.scenarios.count) of \(document.planned) planned scenarios reported"
+                }
+                let bad = statuses.contains(where: isProblem)
+                out += "<li class=\"\(bad ? "bad" : "good")\"><a href=\"#\(kernelIDs[index])\"><code>\(escape(kernel.release))</code></a> "
+                out += "<span class=\"verdict\">\(bad ? "✗ problems" : "✓ all passed")</span> — \(escape(facts))</li>\n"
+            }
+            out += "</ul>\n</header>\n"
+        }
+
+        struct Count { var status: String; var text: String }
+
+        func countsText(_ statuses: [String]) -> [Count] {
+            let words = ["pass": "passed", "fail": "failed", "timeout": "timed out", "error": "errors",
+                         "infrastructure": "infrastructure errors", "skip": "skipped"]
+            var order = ["pass", "fail", "timeout", "error", "infrastructure", "skip"]
+            for status in statuses where !order.contains(status) { order.append(status) }
+            return order.compactMap { status in
+                let count = statuses.filter { $0 == status }.count
+                guard count > 0 else { return nil }
+                return Count(status: status, text: "\(count) \(words[status] ?? status)")
+            }
+        }
+
+        // MARK: Matrix
+
+        mutating func matrix() {
+            let names = archive.scenarioNames
+            out += "<section id=\"matrix\" aria-labelledby=\"matrix-h\">\n<h2 id=\"matrix-h\">Kernel × scenario</h2>\n"
+            out += "<p class=\"hint\">Each cell: status and wall time; follow it to the scenario’s section.</p>\n"
+            out += "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"kernel by scenario matrix\">\n<table class=\"matrix\">\n"
+            out += "<thead><tr><th scope=\"col\">Scenario</th>"
+            for kernel in archive.kernels { out += "<th scope=\"col\"><code>\(escape(kernel.release))</code></th>" }
+            out += "</tr></thead>\n<tbody>\n"
+            for name in names {
+                out += "<tr><th scope=\"row\">\(escape(name))</th>"
+                for (index, kernel) in archive.kernels.enumerated() {
+                    guard let entry = kernel.document.scenarios.first(where: { $0.name == name }),
+                          let id = ids[index]?[name] else {
+                        out += "<td class=\"cell missing\">— not run</td>"
+                        continue
+                    }
+                    let cls = statusClass(entry.status)
+                    out += "<td class=\"cell \(cls)\(isProblem(entry.status) ? " problem" : "")\"><a href=\"#\(id)\">"
+                    out += "<strong>\(escape(label(entry.status)))</strong> <span class=\"time\">\(seconds(entry.durationSeconds))</span></a></td>"
+                }
+                out += "</tr>\n"
+            }
+            out += "</tbody>\n<tfoot><tr><th scope=\"row\">Passed</th>"
+            for kernel in archive.kernels {
+                let statuses = kernel.document.scenarios.map(\.status)
+                out += "<td>\(statuses.filter { $0 == "pass" }.count)/\(statuses.count)</td>"
+            }
+            out += "</tr></tfoot>\n</table>\n</div>\n</section>\n"
+        }
+
+        // MARK: Sections
+
+        mutating func kernelSection(_ kernel: ResultsArchive.KernelRun, index: Int, id: String) {
+            out += "<section class=\"kernel\" id=\"\(id)\" aria-labelledby=\"\(id)-h\">\n"
+            out += "<h2 id=\"\(id)-h\">Kernel <code>\(escape(kernel.release))</code></h2>\n"
+            if !kernel.document.complete {
+                out += "<p class=\"warning\">⚠ This kernel’s run did not complete: \(kernel.document.scenarios.count) of \(kernel.document.planned) planned scenarios reported.</p>\n"
+            }
+            for entry in kernel.document.scenarios {
+                scenarioSection(entry, kernel: kernel, id: ids[index]?[entry.name] ?? uniqueID("s"))
+            }
+            out += "</section>\n"
+        }
+
+        func fileLinks(_ entry: ResultsDocument.Entry, kernel: ResultsArchive.KernelRun) -> String {
+            let order = ["expected", "actual", "kmsg", "diff"]
+            let keys = entry.artifacts.keys.sorted { (order.firstIndex(of: $0) ?? 99, $0) < (order.firstIndex(of: $1) ?? 99, $1) }
+            var base: String?
+            if let linkBase {
+                let directory = standardized(kernel.directory)
+                if directory.hasPrefix(linkBase + "/") { base = String(directory.dropFirst(linkBase.count + 1)) }
+                else if directory == linkBase { base = "" }
+            }
+            return keys.map { key in
+                let path = entry.artifacts[key]!
+                let shown = "<code>\(escape(path))</code>"
+                guard let base, !path.hasPrefix("/"), !path.contains("://"),
+                      let href = (base.isEmpty ? path : "\(base)/\(path)").addingPercentEncoding(withAllowedCharacters: .urlPathAllowed)
+                else { return shown }
+                return "<a href=\"\(escape(href))\">\(shown)</a>"
+            }.joined(separator: " ")
+        }
+
+        mutating func scenarioSection(_ entry: ResultsDocument.Entry, kernel: ResultsArchive.KernelRun, id: String) {
+            let problem = isProblem(entry.status)
+            let cls = statusClass(entry.status)
+            out += "<section class=\"scenario \(cls)\(problem ? " problem" : "")\" id=\"\(id)\" aria-labelledby=\"\(id)-h\">\n"
+            out += "<details\(problem ? " open" : "")>\n<summary><h3 id=\"\(id)-h\"><span class=\"badge \(cls)\">\(escape(label(entry.status)))</span> "
+            out += "\(escape(entry.name)) <span class=\"on\">on <code>\(escape(kernel.release))</code></span></h3>"
+            out += "<span class=\"sumtime\">\(seconds(entry.durationSeconds))</span></summary>\n"
+            out += "<dl class=\"facts\">"
+            out += "<div><dt>Status</dt><dd>\(escape(entry.status))</dd></div>"
+            out += "<div><dt>Wall time</dt><dd>\(seconds(entry.durationSeconds))</dd></div>"
+            out += "<div><dt>Transitions</dt><dd>\(entry.transitions), \(seconds(entry.transitionSeconds)) in total</dd></div>"
+            out += "<div><dt>Order</dt><dd>#\(entry.number)</dd></div>"
+            if !entry.artifacts.isEmpty { out += "<div class=\"files\"><dt>Files</dt><dd>\(fileLinks(entry, kernel: kernel))</dd></div>" }
+            out += "</dl>\n"
+            if !entry.diagnostics.isEmpty {
+                out += "<h4>Diagnostics</h4>\n<ul class=\"diagnostics\">"
+                for line in entry.diagnostics { out += "<li>\(escape(line))</li>" }
+                out += "</ul>\n"
+            }
+            if let artifacts = kernel.artifacts(of: entry.name) {
+                let diff = artifacts.diff
+                transcripts(diff, id: id)
+                let timeline = artifacts.timeline
+                out += "<h4>Timeline</h4>\n"
+                out += TimelineChart(timeline: timeline, diff: diff, actual: artifacts.actual, id: id).render()
+            } else {
+                out += "<p class=\"note\">No transcript files: the run did not get to this scenario.</p>\n"
+            }
+            out += "<p class=\"up\"><a href=\"#matrix\">↑ matrix</a></p>\n</details>\n</section>\n"
+        }
+
+        mutating func transcripts(_ diff: UnifiedDiff, id: String) {
+            let rows = align(diff)
+            if diff.isEmpty {
+                out += "<h4>Transcript <span class=\"sub\">expected = actual, \(rows.count) lines</span></h4>\n"
+                out += "<div class=\"pane single\" role=\"group\" aria-label=\"transcript, identical on both sides\">"
+                for row in rows {
+                    if case .same(let number, let text) = row.expected { out += line("s", number, " ", text) }
+                }
+                out += "</div>\n"
+                return
+            }
+            let removed = diff.edits.filter { if case .removed = $0 { true } else { false } }.count
+            let added = diff.edits.filter { if case .added = $0 { true } else { false } }.count
+            out += "<h4>Transcript <span class=\"sub\">expected vs actual: \(removed) missing, \(added) unexpected</span></h4>\n"
+            out += "<p class=\"legend\"><span class=\"key r\"><b>−</b> <del>expected, not in the log</del></span> <span class=\"key a\"><b>+</b> <ins>in the log, not expected</ins></span></p>\n"
+            let span = rows.count + 1
+            out += "<div class=\"sbs\" style=\"--rows:\(span)\">"
+            for side in ["expected", "actual"] {
+                out += "<div class=\"pane \(side)\" role=\"group\" aria-label=\"\(side) transcript\" style=\"grid-row:1 / span \(span)\">"
+                out += "<div class=\"ph\">\(side == "expected" ? "expected.txt (the scenario)" : "actual.txt (the kernel log)")</div>"
+                for row in rows {
+                    switch side == "expected" ? row.expected : row.actual {
+                    case .same(let number, let text): out += line("s", number, " ", text)
+                    case .changed(let number, let text):
+                        out += side == "expected" ? line("r", number, "−", text, tag: "del") : line("a", number, "+", text, tag: "ins")
+                    case .gap: out += "<div class=\"l g\" aria-hidden=\"true\"><i></i><b></b><span> </span></div>"
+                    }
+                }
+                out += "</div>"
+            }
+            out += "</div>\n"
+        }
+
+        func line(_ cls: String, _ number: Int, _ marker: String, _ text: String, tag: String = "span") -> String {
+            "<div class=\"l \(cls)\"><i>\(number)</i><b>\(marker)</b><\(tag)>\(escape(text))</\(tag)></div>"
+        }
+    }
+}
+
+// MARK: - Timeline chart
+
+extension HTMLReport {
+    /// The SVG chart of one scenario's kernel log and the same events as a table.
+    struct TimelineChart {
+        var timeline: Timeline
+        var diff: UnifiedDiff
+        var actual: [String]
+        var id: String
+
+        static let width = 960.0
+        static let left = 118.0
+        static let right = 24.0
+        static let charWidth = 6.3
+        static let rowHeight = 14.0
+
+        /// A point of the chart: an event, or an expected line the log lacks,
+        /// placed just after the actual line it should have followed.
+        struct Mark {
+            var time: Double
+            var kind: String
+            var text: String
+            var unexpected = false
+            var missing = false
+            var number: Int
+        }
+
+        /// A transition from its start to its completion, or to the end of
+        /// the log if it never completed.
+        struct Bar {
+            var patch: String
+            var start: Double
+            var duration: Double
+            var completed: Bool
+        }
+
+        var plotWidth: Double { Self.width - Self.left - Self.right }
+
+        func marks() -> [Mark] {
+            let events = timeline.events
+            // Which event is which actual line: the transcript is the log filtered,
+            // so its lines are a subsequence of the events' texts.
+            var eventOfActual: [Int: Int] = [:]
+            var next = 0
+            for (index, event) in events.enumerated() where next < actual.count && event.text == actual[next] {
+                eventOfActual[next] = index
+                next += 1
+            }
+            var unexpected = Set<Int>()
+            var missing: [(after: Int?, text: String)] = []
+            var position = 0
+            for edit in diff.edits {
+                switch edit {
+                case .same: position += 1
+                case .added: if let event = eventOfActual[position] { unexpected.insert(event) }; position += 1
+                case .removed(let text): missing.append((position > 0 ? eventOfActual[position - 1] : nil, text))
+                }
+            }
+            var marks = events.enumerated().map { index, event in
+                Mark(time: event.offset.seconds, kind: event.kind.rawValue, text: event.text, unexpected: unexpected.contains(index), number: index + 1)
+            }
+            for entry in missing {
+                let time = entry.after.map { events[$0].offset.seconds } ?? 0
+                marks.append(Mark(time: time, kind: "missing", text: entry.text, missing: true, number: 0))
+            }
+            return marks
+        }
+
+        func bars() -> [Bar] {
+            var bars = timeline.transitions.map { Bar(patch: $0.patch, start: $0.start.seconds, duration: $0.duration.seconds, completed: true) }
+            // A transition that never completed (a stall, a timeout) is not a
+            // span; draw it open to the end of the log.
+            var open: [String: Double] = [:]
+            for event in timeline.events where event.kind == .livepatch {
+                guard let (patch, kind) = TransitionSpan.parse(event.text) else { continue }
+                switch kind {
+                case .initializing: if open[patch] == nil { open[patch] = event.offset.seconds }
+                case .complete: open[patch] = nil
+                }
+            }
+            let end = timeline.length.seconds
+            for (patch, start) in open.sorted(by: { $0.value < $1.value }) {
+                bars.append(Bar(patch: patch, start: start, duration: max(0, end - start), completed: false))
+            }
+            return bars.sorted { $0.start < $1.start }
+        }
+
+        /// Axis step: 1, 2 or 5 × 10ⁿ seconds, at most 8 intervals.
+        static func step(for length: Double) -> Double {
+            for exponent in -4...4 {
+                for mantissa in [1.0, 2.0, 5.0] {
+                    let step = mantissa * pow(10, Double(exponent))
+                    if length / step <= 8 { return step }
+                }
+            }
+            return max(length / 8, 1)
+        }
+
+        static func axisLabel(_ value: Double, step: Double) -> String {
+            let decimals = step >= 1 ? 0 : step >= 0.1 ? 1 : step >= 0.01 ? 2 : 3
+            return String(format: "%.\(decimals)f s", value)
+        }
+
+        static func short(_ text: String, _ limit: Int) -> String {
+            text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+        }
+
+        /// `livepatch_callbacks_demo: pre_patch_callback: livepatch_callbacks_mod -> [MODULE_STATE_LIVE] Normal state`
+        /// → `pre_patch livepatch_callbacks_mod LIVE`.
+        static func callbackLabel(_ text: String) -> String {
+            guard let range = text.range(of: "_callback: ") else { return text }
+            let name = text[..<range.lowerBound].split(separator: " ").last.map(String.init) ?? ""
+            var rest = String(text[range.upperBound...])
+            if let arrow = rest.range(of: " -> [MODULE_STATE_") {
+                let state = rest[arrow.upperBound...].prefix { $0 != "]" }
+                rest = rest[..<arrow.lowerBound] + " " + state
+            }
+            return "\(name) \(rest)"
+        }
+
+        /// Places labels in up to `rows` rows without overlaps; a label that
+        /// fits nowhere falls back to `fallback`, then to none.
+        struct Rows {
+            var ends: [Double]
+            init(_ count: Int) { ends = Array(repeating: -Double.infinity, count: count) }
+
+            /// Returns (row, x, anchor) for a label of `width` at `x`.
+            mutating func place(x: Double, width: Double, limit: Double) -> (Int, Double, String)? {
+                for row in ends.indices {
+                    // Right of the mark, or left of it near the right edge.
+                    if x + 3 + width <= limit, x - 2 > ends[row] {
+                        ends[row] = x + 3 + width + 6
+                        return (row, x + 3, "start")
+                    }
+                    if x + 3 + width > limit, x - 3 - width > ends[row] {
+                        ends[row] = x + 6
+                        return (row, x - 3, "end")
+                    }
+                }
+                return nil
+            }
+
+            var used: Int { ends.lastIndex { $0 > -Double.infinity }.map { $0 + 1 } ?? 0 }
+        }
+
+        func render() -> String {
+            let marks = marks()
+            guard !marks.isEmpty else { return "<p class=\"note\">No kernel log recorded for this scenario.</p>\n" }
+            let bars = bars()
+            let length = max(timeline.length.seconds, marks.map(\.time).max() ?? 0, bars.map { $0.start + $0.duration }.max() ?? 0, 0.001)
+            let step = Self.step(for: length)
+            let axisEnd = (length / step).rounded(.up) * step
+            let x: (Double) -> Double = { Self.left + $0 / axisEnd * plotWidth }
+            let limit = Self.width - 4
+            var svg = ""
+            var y = 8.0
+
+            // Actions: ticks with numbered labels above them; faint guides run down to the axis.
+            let actions = marks.filter { $0.kind == "action" }
+            var actionRows = Rows(4)
+            var actionLabels: [(Mark, Int, Double, String, String)] = []
+            for (index, mark) in actions.enumerated() {
+                let full = "\(index + 1) " + Self.short(String(mark.text.dropFirst(2)), 42)
+                if let (row, lx, anchor) = actionRows.place(x: x(mark.time), width: Double(full.count) * Self.charWidth, limit: limit) {
+                    actionLabels.append((mark, row, lx, anchor, full))
+                } else if let (row, lx, anchor) = actionRows.place(x: x(mark.time), width: 2 * Self.charWidth, limit: limit) {
+                    actionLabels.append((mark, row, lx, anchor, "\(index + 1)"))
+                }
+            }
+            let actionTop = y
+            let actionHeight = Double(max(1, actionRows.used)) * Self.rowHeight + 14
+            let tickTop = actionTop + actionHeight - 12
+            for (mark, row, lx, anchor, text) in actionLabels {
+                svg += "<text class=\"al\" x=\"\(fmt(lx))\" y=\"\(fmt(tickTop - 3 - Double(row) * Self.rowHeight))\" text-anchor=\"\(anchor)\">\(escape(text))<title>\(escape(mark.text))</title></text>"
+            }
+            y += actionHeight
+
+            // Transitions: one row per overlapping bar.
+            let barHeight = 14.0, barRowHeight = 20.0
+            var barRowEnds: [Double] = []
+            var placedBars: [(Bar, Int)] = []
+            for bar in bars {
+                let label = "\(bar.patch) \(String(format: "%.3f", bar.duration)) s\(bar.completed ? "" : " — not completed")"
+                let x0 = x(bar.start), x1 = max(x(bar.start + bar.duration), x0 + 2)
+                let labelWidth = Double(label.count) * Self.charWidth + 8
+                let end = x1 - x0 >= labelWidth ? x1 : x1 + labelWidth
+                let row = barRowEnds.firstIndex { $0 < x0 - 2 } ?? barRowEnds.count
+                if row == barRowEnds.count { barRowEnds.append(end) } else { barRowEnds[row] = end }
+                placedBars.append((bar, row))
+            }
+            let transitionTop = y
+            let transitionHeight = Double(max(1, barRowEnds.count)) * barRowHeight + 6
+            for (bar, row) in placedBars {
+                let x0 = x(bar.start), x1 = max(x(bar.start + bar.duration), x0 + 2)
+                let top = transitionTop + 4 + Double(row) * barRowHeight
+                let label = "\(bar.patch) \(String(format: "%.3f", bar.duration)) s\(bar.completed ? "" : " — not completed")"
+                let title = "\(bar.completed ? "transition" : "transition not completed"): \(bar.patch), from \(String(format: "%.6f", bar.start)) s for \(String(format: "%.6f", bar.duration)) s"
+                svg += "<g class=\"bar\(bar.completed ? "" : " open")\"><title>\(escape(title))</title>"
+                svg += "<rect x=\"\(fmt(x0))\" y=\"\(fmt(top))\" width=\"\(fmt(x1 - x0))\" height=\"\(fmt(barHeight))\" rx=\"2\"/>"
+                let labelWidth = Double(label.count) * Self.charWidth + 8
+                if x1 - x0 >= labelWidth {
+                    svg += "<text class=\"bl in\" x=\"\(fmt(x0 + 4))\" y=\"\(fmt(top + 11))\">\(escape(label))</text>"
+                } else if x1 + 4 + labelWidth <= limit {
+                    svg += "<text class=\"bl\" x=\"\(fmt(x1 + 4))\" y=\"\(fmt(top + 11))\">\(escape(label))</text>"
+                } else {
+                    svg += "<text class=\"bl\" x=\"\(fmt(x0 - 4))\" y=\"\(fmt(top + 11))\" text-anchor=\"end\">\(escape(label))</text>"
+                }
+                svg += "</g>"
+            }
+            if bars.isEmpty {
+                svg += "<text class=\"none\" x=\"\(fmt(Self.left + 4))\" y=\"\(fmt(transitionTop + 15))\">no transition</text>"
+            }
+            y += transitionHeight
+
+            // Callbacks, and expected lines the log lacks: dots with labels below.
+            func dotLane(_ lane: [Mark]) -> (String, Double) {
+                var rows = Rows(3)
+                var body = ""
+                let top = y
+                let dotY = top + 10
+                var labels = ""
+                for mark in lane {
+                    let cx = x(mark.time)
+                    let what = mark.missing ? "missing (expected after this point)" : mark.unexpected ? "unexpected" : mark.kind
+                    let title = "\(String(format: "%.6f", mark.time)) s \(what): \(mark.text)"
+                    if mark.missing {
+                        body += "<g class=\"dot missing\"><title>\(escape(title))</title><circle cx=\"\(fmt(cx))\" cy=\"\(fmt(dotY))\" r=\"5\"/><path d=\"M\(fmt(cx - 3)) \(fmt(dotY - 3))l6 6m0 -6l-6 6\"/></g>"
+                    } else if mark.unexpected {
+                        body += "<g class=\"dot unexpected\"><title>\(escape(title))</title><path d=\"M\(fmt(cx)) \(fmt(dotY - 6))l6 6l-6 6l-6 -6z\"/></g>"
+                    } else {
+                        body += "<circle class=\"dot\" cx=\"\(fmt(cx))\" cy=\"\(fmt(dotY))\" r=\"4\"><title>\(escape(title))</title></circle>"
+                    }
+                    let text = (mark.missing ? "− " : mark.unexpected ? "+ " : "") + Self.short(Self.callbackLabel(mark.text), 40)
+                    if let (row, lx, anchor) = rows.place(x: cx, width: Double(text.count) * Self.charWidth, limit: limit) {
+                        labels += "<text class=\"cl\(mark.missing ? " missing" : mark.unexpected ? " unexpected" : "")\" x=\"\(fmt(lx))\" y=\"\(fmt(dotY + 16 + Double(row) * Self.rowHeight))\" text-anchor=\"\(anchor)\">\(escape(text))</text>"
+                    }
+                }
+                return (body + labels, Double(max(1, rows.used)) * Self.rowHeight + 18)
+            }
+            let callbacks = marks.filter { $0.kind == "callback" }
+            let callbackTop = y
+            let (callbackSVG, callbackHeight) = dotLane(callbacks)
+            svg += callbackSVG
+            y += callbackHeight
+            var missingTop: Double?, missingHeight = 0.0
+            let missing = marks.filter(\.missing)
+            if !missing.isEmpty {
+                missingTop = y
+                let (missingSVG, height) = dotLane(missing)
+                svg += missingSVG
+                missingHeight = height
+                y += height
+            }
+
+            // Livepatch core and other lines: small ticks, drawn as one path per
+            // lane (the table below lists them); unexpected ones stand alone.
+            func tickLane(_ lane: [Mark], cls: String) -> Double {
+                let top = y
+                var path = ""
+                for mark in lane {
+                    let cx = x(mark.time)
+                    if mark.unexpected {
+                        let title = "\(String(format: "%.6f", mark.time)) s unexpected \(mark.kind): \(mark.text)"
+                        svg += "<line class=\"tick unexpected\" x1=\"\(fmt(cx))\" x2=\"\(fmt(cx))\" y1=\"\(fmt(top + 4))\" y2=\"\(fmt(top + 16))\"><title>\(escape(title))</title></line>"
+                    } else {
+                        path += "M\(fmt(cx)) \(fmt(top + 4))v12"
+                    }
+                }
+                if !path.isEmpty { svg += "<path class=\"tick \(cls)\" d=\"\(path)\"/>" }
+                return 20
+            }
+            let coreTop = y
+            y += tickLane(marks.filter { $0.kind == "livepatch" }, cls: "core")
+            let otherTop = y
+            y += tickLane(marks.filter { $0.kind == "other" }, cls: "other")
+
+            // Axis.
+            let axisY = y + 4
+            var axis = "<line class=\"axis\" x1=\"\(fmt(Self.left))\" x2=\"\(fmt(Self.left + plotWidth))\" y1=\"\(fmt(axisY))\" y2=\"\(fmt(axisY))\"/>"
+            var tick = 0.0
+            var grid = ""
+            while tick <= axisEnd + step / 1000 {
+                let tx = x(tick)
+                grid += "M\(fmt(tx)) \(fmt(actionTop))V\(fmt(axisY + 4))"
+                axis += "<text class=\"ax\" x=\"\(fmt(tx))\" y=\"\(fmt(axisY + 16))\" text-anchor=\"middle\">\(Self.axisLabel(tick, step: step))</text>"
+                tick += step
+            }
+            axis += "<text class=\"lt\" x=\"\(fmt(Self.left - 10))\" y=\"\(fmt(axisY + 16))\" text-anchor=\"end\">seconds</text>"
+            axis = "<path class=\"grid\" d=\"\(grid)\"/>" + axis
+            let height = axisY + 24
+
+            // Action ticks and guides go over the lanes, under the labels.
+            var guides = "", guidePath = ""
+            for mark in actions {
+                let ax = x(mark.time)
+                guidePath += "M\(fmt(ax)) \(fmt(tickTop + 10))V\(fmt(axisY))"
+                guides += "<line class=\"tick action\" x1=\"\(fmt(ax))\" x2=\"\(fmt(ax))\" y1=\"\(fmt(tickTop))\" y2=\"\(fmt(tickTop + 10))\"><title>\(escape(String(format: "%.6f", mark.time) + " s action: " + mark.text))</title></line>"
+            }
+
+            if !guidePath.isEmpty { guides = "<path class=\"guide\" d=\"\(guidePath)\"/>" + guides }
+
+            var lanes = ""
+            func lane(_ text: String, _ top: Double, _ height: Double) {
+                lanes += "<line class=\"lane\" x1=\"0\" x2=\"\(fmt(Self.width))\" y1=\"\(fmt(top + height))\" y2=\"\(fmt(top + height))\"/>"
+                lanes += "<text class=\"lt\" x=\"\(fmt(Self.left - 10))\" y=\"\(fmt(top + min(height / 2, 14) + 4))\" text-anchor=\"end\">\(text)</text>"
+            }
+            lane("actions", actionTop, actionHeight)
+            lane("transitions", transitionTop, transitionHeight)
+            lane("callbacks", callbackTop, callbackHeight)
+            if let missingTop { lane("missing", missingTop, missingHeight) }
+            lane("livepatch core", coreTop, 20)
+            lane("other lines", otherTop, 20)
+
+            let callbackCount = callbacks.count
+            let longest = bars.map(\.duration).max()
+            var summary = "\(actions.count) actions, \(callbackCount) callbacks, \(bars.count) transition\(bars.count == 1 ? "" : "s")"
+            if let longest { summary += " (longest \(String(format: "%.3f", longest)) s)" }
+            if bars.contains(where: { !$0.completed }) { summary += ", a transition not completed" }
+            if !missing.isEmpty { summary += ", \(missing.count) expected line\(missing.count == 1 ? "" : "s") missing" }
+            let unexpectedCount = marks.filter(\.unexpected).count
+            if unexpectedCount > 0 { summary += ", \(unexpectedCount) unexpected" }
+            summary += " over \(String(format: "%.3f", length)) s"
+
+            var html = "<div class=\"tl scroll\">"
+            html += "<svg class=\"timeline\" viewBox=\"0 0 \(fmt(Self.width)) \(fmt(height))\" width=\"\(fmt(Self.width))\" height=\"\(fmt(height))\" role=\"img\">"
+            html += "<title>Timeline: \(escape(summary)); the events are listed in the table below.</title>"
+            html += axis + lanes + guides + svg + "</svg></div>\n"
+            html += "<p class=\"tlsum\">\(escape(summary)).</p>\n"
+            html += eventsTable(marks)
+            return html
+        }
+
+        func eventsTable(_ marks: [Mark]) -> String {
+            let ordered = marks.sorted { ($0.time, $0.missing ? 1 : 0, $0.number) < ($1.time, $1.missing ? 1 : 0, $1.number) }
+            let flagged = marks.contains { $0.missing || $0.unexpected }
+            var html = "<details class=\"events\"\(flagged ? " open" : "")><summary>Kernel log events (\(timeline.events.count))</summary>\n"
+            html += "<div class=\"scroll\"><table class=\"ev\"><thead><tr><th scope=\"col\">Time (s)</th><th scope=\"col\">Kind</th><th scope=\"col\">Message</th></tr></thead><tbody>\n"
+            for mark in ordered {
+                let time = (mark.missing ? "≈" : "") + String(format: "%.6f", mark.time)
+                var cls = mark.kind == "action" ? "action" : ""
+                var kind = mark.kind
+                if mark.missing { kind = "− missing (expected)"; cls = "r" }
+                if mark.unexpected { kind += " + unexpected"; cls = "a" }
+                html += "<tr\(cls.isEmpty ? "" : " class=\"\(cls)\"")><td>\(time)</td><td>\(escape(kind))</td><td>\(escape(mark.text))</td></tr>\n"
+            }
+            html += "</tbody></table></div></details>\n"
+            return html
+        }
+    }
+
+    static func fmt(_ value: Double) -> String {
+        let rounded = (value * 10).rounded() / 10
+        return rounded == rounded.rounded() ? String(Int(rounded)) : String(format: "%.1f", rounded)
+    }
+}
+
+// MARK: - Style and script
+
+extension HTMLReport {
+    static let stylesheet = """
+        :root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#fff;--soft:#f6f8fa;--pass:#1a7f37;--pass-bg:#dafbe1;--fail:#b3261e;--fail-bg:#ffebe9;--warn:#9a6700;--warn-bg:#fff8c5;--skip:#59636e;--skip-bg:#eff2f5;--add-bg:#e6f4ea;--add:#116329;--del-bg:#fde8e7;--del:#a40e26}
+        *{box-sizing:border-box}
+        html{-webkit-text-size-adjust:100%}
+        body{margin:0 auto;max-width:1280px;padding:12px 16px 40px;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:var(--fg);background:var(--bg)}
+        code,.pane,.ev td:first-child,.ev td:last-child{font-family:ui-monospace,"SFMono-Regular","DejaVu Sans Mono",Menlo,Consolas,monospace}
+        h1{font-size:1.6rem;margin:.2em 0 .3em}
+        h2{font-size:1.3rem;margin:1.6em 0 .5em;padding-bottom:.2em;border-bottom:1px solid var(--line)}
+        h3{font-size:1.05rem;margin:0;display:inline}
+        h4{font-size:.95rem;margin:1.1em 0 .4em}
+        h4 .sub{font-weight:normal;color:var(--muted)}
+        a{color:#0550ae}
+        .totals{font-size:1.05rem;margin:.2em 0}
+        .count.pass{color:var(--pass)}.count.fail,.count.error,.count.timeout,.count.infrastructure{color:var(--fail);font-weight:600}
+        .kernels{margin:.4em 0;padding-left:1.2em}
+        .kernels .bad .verdict{color:var(--fail);font-weight:600}.kernels .good .verdict{color:var(--pass)}
+        .hint,.note,.tlsum,footer{color:var(--muted);font-size:.88rem}
+        .warning{background:var(--warn-bg);border-left:4px solid var(--warn);padding:.4em .7em}
+        .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%}
+        table{border-collapse:collapse}
+        .matrix th,.matrix td{border:1px solid var(--line);padding:.35em .6em;text-align:left;white-space:nowrap}
+        .matrix thead th{background:var(--soft);font-weight:600}
+        .matrix tbody th{font-weight:normal}
+        .matrix tfoot{color:var(--muted)}
+        .cell a{display:block;color:inherit;text-decoration:none}
+        .cell a:hover strong,.cell a:focus strong{text-decoration:underline}
+        .cell .time{color:var(--muted);font-size:.85em;margin-left:.3em}
+        .cell.pass{background:var(--pass-bg);color:var(--pass)}
+        .cell.problem{background:var(--fail-bg);color:var(--fail);box-shadow:inset 4px 0 0 var(--fail)}
+        .cell.problem strong{letter-spacing:.03em}
+        .cell.skip,.cell.missing{background:var(--skip-bg);color:var(--skip)}
+        .badge{display:inline-block;font-size:.8rem;font-weight:700;padding:.05em .5em;border-radius:1em;border:1px solid currentColor;margin-right:.3em;vertical-align:.1em}
+        .badge.pass{color:var(--pass);background:var(--pass-bg)}
+        .badge.fail,.badge.error,.badge.timeout,.badge.infrastructure,.badge.other{color:var(--fail);background:var(--fail-bg)}
+        .badge.skip{color:var(--skip);background:var(--skip-bg)}
+        .on{font-weight:normal;color:var(--muted);font-size:.9em}
+        .scenario{border:1px solid var(--line);border-radius:6px;margin:.6em 0;background:var(--bg)}
+        .scenario.problem{border-color:var(--fail);border-left:6px solid var(--fail)}
+        .scenario>details>summary{padding:.5em .8em;cursor:pointer;display:flex;flex-wrap:wrap;gap:.2em .8em;align-items:baseline;list-style-position:inside}
+        .scenario>details>summary::before{content:"▸";color:var(--muted)}
+        .scenario>details[open]>summary::before{content:"▾"}
+        .scenario>details>summary::-webkit-details-marker{display:none}
+        .scenario>details>summary{list-style:none}
+        .sumtime{color:var(--muted);font-size:.9rem;margin-left:auto}
+        .scenario>details>:not(summary){margin-left:.8rem;margin-right:.8rem}
+        .scenario>details[open]>summary{border-bottom:1px solid var(--line)}
+        .facts{display:flex;flex-wrap:wrap;gap:.3em 1.6em;margin:.7em 0}
+        .facts div{min-width:0}.facts dt{font-size:.75rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}.facts dd{margin:0}
+        .facts .files dd{display:flex;flex-wrap:wrap;gap:.2em .8em}
+        .diagnostics{margin:.2em 0;padding-left:1.2em}.diagnostics li{overflow-wrap:anywhere}
+        .legend{font-size:.85rem;margin:.2em 0 .5em;display:flex;flex-wrap:wrap;gap:.3em 1.2em}
+        .legend b{font-family:ui-monospace,monospace}
+        .legend .r del{background:var(--del-bg);color:var(--del);text-decoration:none;padding:0 .3em}
+        .legend .a ins{background:var(--add-bg);color:var(--add);text-decoration:none;padding:0 .3em}
+        .sbs{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);grid-template-rows:repeat(var(--rows),auto);column-gap:10px}
+        .pane{font-size:12.5px;line-height:1.45;border:1px solid var(--line);border-radius:4px;background:var(--soft);min-width:0}
+        .sbs .pane{display:grid;grid-template-rows:subgrid;grid-template-columns:minmax(0,1fr)}
+        .pane.single{max-width:100%}
+        .ph{font:600 12px system-ui,sans-serif;color:var(--muted);padding:.3em .6em;border-bottom:1px solid var(--line);background:#fff}
+        .l{display:grid;grid-template-columns:2.6em 1.3em minmax(0,1fr);min-width:0}
+        .l i{font-style:normal;color:var(--muted);text-align:right;padding-right:.5em;user-select:none;border-right:1px solid var(--line)}
+        .l b{font-weight:700;text-align:center;user-select:none}
+        .l>span,.l>del,.l>ins{white-space:pre-wrap;overflow-wrap:anywhere;padding-right:.4em;text-decoration:none}
+        .l.r{background:var(--del-bg);color:var(--del)}.l.a{background:var(--add-bg);color:var(--add)}
+        .l.r b,.l.a b{color:inherit}
+        .l.g{background:repeating-linear-gradient(135deg,transparent 0 4px,rgba(0,0,0,.045) 4px 8px)}
+        @supports not (grid-template-rows:subgrid){.sbs{display:flex;gap:10px;align-items:flex-start}.sbs .pane{display:block;flex:1 1 0}}
+        .tl{border:1px solid var(--line);border-radius:4px;background:#fff}
+        .timeline{display:block;width:100%;min-width:640px;height:auto}
+        .timeline text{font:11px system-ui,sans-serif;fill:var(--fg)}
+        .timeline .lt{fill:var(--muted);font-weight:600}
+        .timeline .ax{fill:var(--muted)}
+        .timeline .lane{stroke:#eaeef2}
+        .timeline .axis{stroke:#59636e}
+        .timeline .grid{stroke:#eaeef2}
+        .timeline .guide{stroke:#8c959f;stroke-dasharray:2 3;stroke-width:.8}
+        .timeline .tick.action{stroke:#0550ae;stroke-width:2}
+        .timeline .al{fill:#0550ae}
+        .timeline .bar rect{fill:#8250df;fill-opacity:.25;stroke:#8250df}
+        .timeline .bar.open rect{fill:#bf8700;fill-opacity:.25;stroke:#bf8700;stroke-dasharray:4 2}
+        .timeline .bl{fill:#3e1f79}.timeline .bar.open .bl{fill:#7d4e00;font-weight:600}
+        .timeline .none{fill:var(--muted);font-style:italic}
+        .timeline circle.dot{fill:#1a7f37}
+        .timeline .cl{fill:#1a4d2e}
+        .timeline .dot.unexpected path{fill:var(--add);stroke:#fff}
+        .timeline .cl.unexpected{fill:var(--add);font-weight:700}
+        .timeline .dot.missing circle{fill:#fff;stroke:var(--del);stroke-width:2}.timeline .dot.missing path{stroke:var(--del);stroke-width:1.5}
+        .timeline .cl.missing{fill:var(--del);font-weight:700}
+        .timeline .tick.core{stroke:#8250df;stroke-width:1.5}
+        .timeline .tick.other{stroke:#8c959f;stroke-width:1.5}
+        .timeline .tick.unexpected{stroke:var(--add);stroke-width:3}
+        .events{margin:.6em 0}.events>summary{cursor:pointer;font-size:.9rem;font-weight:600}
+        .ev{font-size:12.5px;margin-top:.3em}
+        .ev th,.ev td{border-bottom:1px solid var(--line);padding:.15em .6em;text-align:left;vertical-align:top}
+        .ev td:first-child{text-align:right;white-space:nowrap}
+        .ev td:last-child{white-space:pre-wrap;overflow-wrap:anywhere;min-width:20em}
+        .ev tr.action td{color:#0550ae}
+        .ev tr.r td{background:var(--del-bg);color:var(--del);font-weight:600}
+        .ev tr.a td{background:var(--add-bg);color:var(--add);font-weight:600}
+        .up{font-size:.85rem;text-align:right;margin:.4em .8em .6em}
+        footer{margin-top:2em;border-top:1px solid var(--line);padding-top:.6em}
+        @media (max-width:700px){
+        body{padding:8px 10px 30px;font-size:14px}
+        h1{font-size:1.35rem}
+        .sbs{display:block}
+        .sbs .pane{display:block;margin-bottom:8px}
+        .sbs .l.g{display:none}
+        .scenario>details>:not(summary){margin-left:.5rem;margin-right:.5rem}
+        .sumtime{margin-left:0}
+        }
+        @media print{
+        :root{--fg:#000;--muted:#333;--soft:#fff}
+        body{max-width:none;padding:0;color:#000;background:#fff;font-size:11pt}
+        a{color:#000;text-decoration:none}
+        .scroll{overflow:visible}
+        .scenario{break-before:page;border:1px solid #000;border-left-width:1px}
+        .scenario.problem{border-left:6px solid #000}
+        .scenario>details>summary::before,.events>summary::before{content:none}
+        .up,script{display:none}
+        .cell.pass,.cell.problem,.cell.skip,.cell.missing,.badge{background:#fff!important;color:#000!important;box-shadow:none}
+        .cell.problem strong{text-decoration:underline}
+        .l{break-inside:avoid}
+        .l.r,.l.a,.ev tr.r td,.ev tr.a td{background:#fff;color:#000;font-weight:700}
+        .timeline{min-width:0}
+        .pane{background:#fff}
+        }
+        @media print{details::details-content{content-visibility:visible!important;display:contents!important}}
+        """
+
+    /// Optional: opens every collapsed section for printing, and closes them again.
+    static let printScript = """
+        addEventListener("beforeprint",function(){document.querySelectorAll("details:not([open])").forEach(function(d){d.open=true;d.setAttribute("data-print-opened","")})});\
+        addEventListener("afterprint",function(){document.querySelectorAll("details[data-print-opened]").forEach(function(d){d.open=false;d.removeAttribute("data-print-opened")})});
+        """
+}

@@ -1,0 +1,191 @@
+import Foundation
+import XCTest
+
+/// The suite as a kselftest collection, run by the kernel's own runner
+/// (run_kselftest.sh and kselftest/runner.sh from the kernel source) from a
+/// tree that scripts/kselftest-install made.
+///
+/// Runs inside the VM as root, with KLP_HARNESS_KSELFTEST_DIR naming the tree:
+///
+///     scripts/kselftest-install /tmp/kst --with-runner --kdir /lib/modules/6.1.0-56-amd64/build
+///     .build/release/klp-harness vm --exec "KLP_HARNESS_KSELFTEST_DIR=/tmp/kst KLP_HARNESS_GUEST=1 \
+///         $PWD/.build/debug/klp-harnessPackageTests.xctest KlpHarnessSystemTests.KselftestTargetTests"
+///
+/// Elsewhere it skips.
+final class KselftestTargetTests: XCTestCase {
+    var tree = ""
+    var collection: String { "\(tree)/livepatch-callbacks" }
+
+    static let testModules: Set<String> = ["livepatch_callbacks_mod", "livepatch_callbacks_busymod",
+                                           "livepatch_callbacks_demo", "livepatch_callbacks_demo2"]
+
+    override func setUpWithError() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let directory = environment["KLP_HARNESS_KSELFTEST_DIR"], environment["KLP_HARNESS_GUEST"] == "1" else {
+            throw XCTSkip("runs inside the VM with KLP_HARNESS_KSELFTEST_DIR set to a tree from scripts/kselftest-install")
+        }
+        tree = directory
+        for file in ["run_kselftest.sh", "kselftest/runner.sh", "kselftest-list.txt",
+                     "livepatch-callbacks/run", "livepatch-callbacks/settings", "livepatch-callbacks/klp-harness"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(tree)/\(file)"),
+                          "\(tree)/\(file) is missing: make the tree with scripts/kselftest-install \(tree) --with-runner")
+        }
+        XCTAssertEqual(Self.loadedTestModules(), [], "a test module was loaded before the test started")
+    }
+
+    override func tearDown() {
+        if !tree.isEmpty {
+            XCTAssertEqual(Self.loadedTestModules(), [], "test modules left loaded in /proc/modules")
+            XCTAssertEqual(Self.livepatches(), [], "livepatches left in /sys/kernel/livepatch")
+        }
+    }
+
+    // MARK: - The tests
+
+    /// The whole suite under the kernel's runner: one kselftest test that
+    /// passes, with every scenario's own KTAP result nested in it.
+    func testSuitePassesUnderTheKernelsRunner() throws {
+        let scratch = try ScratchDirectory()
+        let result = try Self.run(["\(tree)/run_kselftest.sh", "-c", "livepatch-callbacks"],
+                                  environment: ["KLP_HARNESS_RESULTS": scratch.path])
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let report = "stdout:\n\(result.stdout)\nstderr:\n\(result.stderr)"
+
+        // run_kselftest.sh itself exits 0 whatever the tests did; the verdict is in its TAP.
+        XCTAssertEqual(result.status, 0, report)
+        XCTAssertTrue(lines.contains("TAP version 13"), report)
+        XCTAssertTrue(lines.contains("1..1"), report)
+        XCTAssertTrue(lines.contains("# timeout set to 300"), "settings' timeout=300 was not read: \(report)")
+        XCTAssertTrue(lines.contains("# selftests: livepatch-callbacks: run"), report)
+        XCTAssertTrue(lines.contains("ok 1 selftests: livepatch-callbacks: run"), "the kselftest test did not pass: \(report)")
+
+        // The runner's KTAP, prefixed with '# ' by kselftest: one ok per scenario, in order.
+        let names = try Self.scenarioNames()
+        XCTAssertEqual(names.count, 11, "scenarios/ should hold the 11 callback scenarios: \(names)")
+        XCTAssertTrue(lines.contains("# 1..\(names.count)"), report)
+        for (index, name) in names.enumerated() {
+            XCTAssertTrue(lines.contains("# ok \(index + 1) \(name)"), "no '# ok \(index + 1) \(name)': \(report)")
+        }
+        XCTAssertFalse(lines.contains { $0.hasPrefix("# not ok") }, report)
+        XCTAssertTrue(lines.contains("# \(names.count) passed, 0 failed"), report)
+
+        // The results went where the run script's KLP_HARNESS_RESULTS said.
+        let ktap = "\(scratch.path)/\(Self.kernelRelease)/ktap.txt"
+        let written = try String(contentsOfFile: ktap, encoding: .utf8)
+        XCTAssertTrue(written.contains("ok \(names.count) \(names.last ?? "")"), written)
+    }
+
+    /// The installed klp-harness carries the Swift runtime: the test machine
+    /// needs no Swift, only system libraries.
+    func testInstalledRunnerNeedsNoSwiftRuntime() throws {
+        let result = try Self.run(["/usr/bin/ldd", "\(collection)/klp-harness"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        for library in ["libswiftCore", "libFoundation", "libdispatch"] {
+            XCTAssertFalse(result.stdout.contains(library), "links \(library) dynamically:\n\(result.stdout)")
+        }
+        XCTAssertTrue(result.stdout.contains("libkmod.so"), result.stdout)
+    }
+
+    /// Exit code 4 (not root) is kselftest's skip.
+    func testNotRootIsAKselftestSkip() throws {
+        let scratch = try ScratchDirectory()
+        let result = try Self.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                   "\(tree)/run_kselftest.sh", "-c", "livepatch-callbacks"],
+                                  environment: ["KLP_HARNESS_RESULTS": scratch.path])
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains("ok 1 selftests: livepatch-callbacks: run # SKIP"), result.stdout + result.stderr)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("# 1..0 # SKIP not root") }, result.stdout)
+    }
+
+    /// kselftest's own timeout (here -o 5, on a scenario that stalls) ends the
+    /// run with SIGTERM; klp-harness still unloads the test modules (tearDown).
+    func testKselftestTimeoutLeavesTheKernelClean() throws {
+        // A copy of the tree with one scenario whose transition never finishes.
+        let scratch = try ScratchDirectory()
+        let copy = "\(scratch.path)/tree"
+        let files = FileManager.default
+        try files.createDirectory(atPath: "\(copy)/livepatch-callbacks/scenarios", withIntermediateDirectories: true)
+        for item in ["run_kselftest.sh", "kselftest", "livepatch-callbacks/run", "livepatch-callbacks/settings",
+                     "livepatch-callbacks/klp-harness", "livepatch-callbacks/modules"] {
+            try files.copyItem(atPath: "\(tree)/\(item)", toPath: "\(copy)/\(item)")
+        }
+        try "livepatch-callbacks:run\n".write(toFile: "\(copy)/kselftest-list.txt", atomically: true, encoding: .utf8)
+        try """
+            % insmod livepatch-callbacks-busymod.ko block_transition=Y
+            livepatch_callbacks_busymod: livepatch_callbacks_busymod_init
+            livepatch_callbacks_busymod: busymod_work_func enter
+            % insmod livepatch-callbacks-demo.ko
+            % echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled
+            % rmmod livepatch_callbacks_demo
+            % rmmod livepatch_callbacks_busymod
+
+            """.write(toFile: "\(copy)/livepatch-callbacks/scenarios/01-stalled.scenario", atomically: true, encoding: .utf8)
+
+        let result = try Self.run(["\(copy)/run_kselftest.sh", "-o", "5"], environment: ["KLP_HARNESS_RESULTS": scratch.path])
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        let report = "stdout:\n\(result.stdout)\nstderr:\n\(result.stderr)"
+        XCTAssertTrue(lines.contains("# overriding timeout to 5"), report)
+        XCTAssertTrue(lines.contains("not ok 1 selftests: livepatch-callbacks: run # TIMEOUT 5 seconds"), report)
+    }
+
+    // MARK: - Helpers
+
+    /// Scenario names as KTAP shows them, from the repository's scenarios/.
+    static func scenarioNames() throws -> [String] {
+        let directory = "\(HarnessProcess.repository)/scenarios"
+        return try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasSuffix(".scenario") }
+            .sorted()
+            .map { file in
+                let stem = String(file.dropLast(".scenario".count))
+                guard let dash = stem.firstIndex(of: "-"), stem[..<dash].allSatisfy(\.isNumber) else { return stem }
+                return String(stem[stem.index(after: dash)...])
+            }
+    }
+
+    static var kernelRelease: String {
+        ((try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func loadedTestModules() -> Set<String> {
+        let text = (try? String(contentsOfFile: "/proc/modules", encoding: .utf8)) ?? ""
+        let names = text.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
+        return Set(names).intersection(testModules)
+    }
+
+    static func livepatches() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/livepatch")) ?? []).sorted()
+    }
+
+    /// Runs a command to the end with extra environment, reading both pipes.
+    static func run(_ command: [String], environment extra: [String: String] = [:]) throws -> HarnessProcess.Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stderrData = Collected()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            stderrData.data = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return HarnessProcess.Result(status: process.terminationStatus,
+                                     stdout: String(decoding: stdoutData, as: UTF8.self),
+                                     stderr: String(decoding: stderrData.data, as: UTF8.self))
+    }
+}
+
+/// Written by one reader thread, read after DispatchGroup.wait().
+private final class Collected: @unchecked Sendable {
+    var data = Data()
+}
