@@ -26,13 +26,14 @@ public enum HTMLReport {
             try html.write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
             throw HarnessError.badInput("cannot write the report to \(path): \(error.localizedDescription)",
-                                        remedy: "pass --output with a path in an existing, writable folder")
+                                        remedy: "pass --output with a path you can write to")
         }
     }
 
     // MARK: - Helpers shared with the tests
 
-    /// Text for HTML content and attribute values: `& < > " '` as entities,
+    /// Text for HTML content and double-quoted attribute values: `& < > "`
+    /// as entities (every attribute here is double-quoted, so `'` is safe),
     /// control characters (other than tab) as their visible Unicode pictures.
     static func escape(_ text: String) -> String {
         var result = ""
@@ -43,7 +44,6 @@ public enum HTMLReport {
             case "<": result += "&lt;"
             case ">": result += "&gt;"
             case "\"": result += "&quot;"
-            case "'": result += "&#39;"
             case "\t": result.unicodeScalars.append(scalar)
             case "\u{0}"..."\u{1F}": result.unicodeScalars.append(Unicode.Scalar(0x2400 + scalar.value)!)
             case "\u{7F}": result += "\u{2421}"
@@ -301,9 +301,9 @@ extension HTMLReport {
             let problem = isProblem(entry.status)
             let cls = statusClass(entry.status)
             out += "<section class=\"scenario \(cls)\(problem ? " problem" : "")\" id=\"\(id)\" aria-labelledby=\"\(id)-h\">\n"
-            out += "<details\(problem ? " open" : "")>\n<summary><h3 id=\"\(id)-h\"><span class=\"badge \(cls)\">\(escape(label(entry.status)))</span> "
-            out += "\(escape(entry.name)) <span class=\"on\">on <code>\(escape(kernel.release))</code></span></h3>"
-            out += "<span class=\"sumtime\">\(seconds(entry.durationSeconds))</span></summary>\n"
+            out += "<details\(problem ? " open" : "")>\n<summary><span class=\"sumtime\">\(seconds(entry.durationSeconds))</span>"
+            out += "<h3 id=\"\(id)-h\"><span class=\"badge \(cls)\">\(escape(label(entry.status)))</span> "
+            out += "\(escape(entry.name)) <span class=\"on\">on <code>\(escape(kernel.release))</code></span></h3></summary>\n"
             out += "<dl class=\"facts\">"
             out += "<div><dt>Status</dt><dd>\(escape(entry.status))</dd></div>"
             out += "<div><dt>Wall time</dt><dd>\(seconds(entry.durationSeconds))</dd></div>"
@@ -332,11 +332,11 @@ extension HTMLReport {
             let rows = align(diff)
             if diff.isEmpty {
                 out += "<h4>Transcript <span class=\"sub\">expected = actual, \(rows.count) lines</span></h4>\n"
-                out += "<div class=\"pane single\" role=\"group\" aria-label=\"transcript, identical on both sides\">"
+                out += "<ol class=\"pane single\" aria-label=\"transcript, identical on both sides\">"
                 for row in rows {
-                    if case .same(let number, let text) = row.expected { out += line("s", number, " ", text) }
+                    if case .same(_, let text) = row.expected { out += "<li>\(escape(text))</li>" }
                 }
-                out += "</div>\n"
+                out += "</ol>\n"
                 return
             }
             let removed = diff.edits.filter { if case .removed = $0 { true } else { false } }.count
@@ -350,7 +350,7 @@ extension HTMLReport {
                 out += "<div class=\"ph\">\(side == "expected" ? "expected.txt (the scenario)" : "actual.txt (the kernel log)")</div>"
                 for row in rows {
                     switch side == "expected" ? row.expected : row.actual {
-                    case .same(let number, let text): out += line("s", number, " ", text)
+                    case .same(let number, let text): out += line("", number, " ", text)
                     case .changed(let number, let text):
                         out += side == "expected" ? line("r", number, "−", text, tag: "del") : line("a", number, "+", text, tag: "ins")
                     case .gap: out += "<div class=\"l g\" aria-hidden=\"true\"><i></i><b></b><span> </span></div>"
@@ -362,7 +362,7 @@ extension HTMLReport {
         }
 
         func line(_ cls: String, _ number: Int, _ marker: String, _ text: String, tag: String = "span") -> String {
-            "<div class=\"l \(cls)\"><i>\(number)</i><b>\(marker)</b><\(tag)>\(escape(text))</\(tag)></div>"
+            "<div class=\"l\(cls.isEmpty ? "" : " " + cls)\"><i>\(number)</i><b>\(marker)</b><\(tag)>\(escape(text))</\(tag)></div>"
         }
     }
 }
@@ -540,7 +540,7 @@ extension HTMLReport {
             let actionHeight = Double(max(1, actionRows.used)) * Self.rowHeight + 14
             let tickTop = actionTop + actionHeight - 12
             for (mark, row, lx, anchor, text) in actionLabels {
-                svg += "<text class=\"al\" x=\"\(fmt(lx))\" y=\"\(fmt(tickTop - 3 - Double(row) * Self.rowHeight))\" text-anchor=\"\(anchor)\">\(escape(text))<title>\(escape(mark.text))</title></text>"
+                svg += "<text class=\"al\" x=\"\(fmt(lx))\" y=\"\(fmt(tickTop - 3 - Double(row) * Self.rowHeight))\"\(anchor == "end" ? " text-anchor=\"end\"" : "")>\(escape(text))<title>\(escape(mark.text))</title></text>"
             }
             y += actionHeight
 
@@ -583,7 +583,7 @@ extension HTMLReport {
 
             // Callbacks, and expected lines the log lacks: dots with labels below.
             func dotLane(_ lane: [Mark]) -> (String, Double) {
-                var rows = Rows(3)
+                var rows = Rows(4)
                 var body = ""
                 let top = y
                 let dotY = top + 10
@@ -591,7 +591,7 @@ extension HTMLReport {
                 for mark in lane {
                     let cx = x(mark.time)
                     let what = mark.missing ? "missing (expected after this point)" : mark.unexpected ? "unexpected" : mark.kind
-                    let title = "\(String(format: "%.6f", mark.time)) s \(what): \(mark.text)"
+                    let title = "\(String(format: "%.6f", mark.time)) s\(mark.kind == "callback" && !mark.unexpected ? "" : " " + what): \(mark.text)"
                     if mark.missing {
                         body += "<g class=\"dot missing\"><title>\(escape(title))</title><circle cx=\"\(fmt(cx))\" cy=\"\(fmt(dotY))\" r=\"5\"/><path d=\"M\(fmt(cx - 3)) \(fmt(dotY - 3))l6 6m0 -6l-6 6\"/></g>"
                     } else if mark.unexpected {
@@ -599,9 +599,10 @@ extension HTMLReport {
                     } else {
                         body += "<circle class=\"dot\" cx=\"\(fmt(cx))\" cy=\"\(fmt(dotY))\" r=\"4\"><title>\(escape(title))</title></circle>"
                     }
-                    let text = (mark.missing ? "− " : mark.unexpected ? "+ " : "") + Self.short(Self.callbackLabel(mark.text), 40)
+                    let flagged = mark.missing || mark.unexpected
+                    let text = (mark.missing ? "− " : mark.unexpected ? "+ " : "") + Self.short(Self.callbackLabel(mark.text), flagged ? 64 : 40)
                     if let (row, lx, anchor) = rows.place(x: cx, width: Double(text.count) * Self.charWidth, limit: limit) {
-                        labels += "<text class=\"cl\(mark.missing ? " missing" : mark.unexpected ? " unexpected" : "")\" x=\"\(fmt(lx))\" y=\"\(fmt(dotY + 16 + Double(row) * Self.rowHeight))\" text-anchor=\"\(anchor)\">\(escape(text))</text>"
+                        labels += "<text class=\"cl\(mark.missing ? " missing" : mark.unexpected ? " unexpected" : "")\" x=\"\(fmt(lx))\" y=\"\(fmt(dotY + 16 + Double(row) * Self.rowHeight))\"\(anchor == "end" ? " text-anchor=\"end\"" : "")>\(escape(text))</text>"
                     }
                 }
                 return (body + labels, Double(max(1, rows.used)) * Self.rowHeight + 18)
@@ -651,7 +652,9 @@ extension HTMLReport {
             while tick <= axisEnd + step / 1000 {
                 let tx = x(tick)
                 grid += "M\(fmt(tx)) \(fmt(actionTop))V\(fmt(axisY + 4))"
-                axis += "<text class=\"ax\" x=\"\(fmt(tx))\" y=\"\(fmt(axisY + 16))\" text-anchor=\"middle\">\(Self.axisLabel(tick, step: step))</text>"
+                // The first label starts at the axis, clear of the lane title.
+                let anchor = tick == 0 ? "" : " text-anchor=\"middle\""
+                axis += "<text class=\"ax\" x=\"\(fmt(tx))\" y=\"\(fmt(axisY + 16))\"\(anchor)>\(Self.axisLabel(tick, step: step))</text>"
                 tick += step
             }
             axis += "<text class=\"lt\" x=\"\(fmt(Self.left - 10))\" y=\"\(fmt(axisY + 16))\" text-anchor=\"end\">seconds</text>"
@@ -749,6 +752,8 @@ extension HTMLReport {
         .matrix th,.matrix td{border:1px solid var(--line);padding:.35em .6em;text-align:left;white-space:nowrap}
         .matrix thead th{background:var(--soft);font-weight:600}
         .matrix tbody th{font-weight:normal}
+        .matrix th:first-child{position:sticky;left:0;z-index:1;background:var(--bg);box-shadow:inset -1px 0 0 var(--line)}
+        .matrix thead th:first-child{background:var(--soft)}
         .matrix tfoot{color:var(--muted)}
         .cell a{display:block;color:inherit;text-decoration:none}
         .cell a:hover strong,.cell a:focus strong{text-decoration:underline}
@@ -764,12 +769,11 @@ extension HTMLReport {
         .on{font-weight:normal;color:var(--muted);font-size:.9em}
         .scenario{border:1px solid var(--line);border-radius:6px;margin:.6em 0;background:var(--bg)}
         .scenario.problem{border-color:var(--fail);border-left:6px solid var(--fail)}
-        .scenario>details>summary{padding:.5em .8em;cursor:pointer;display:flex;flex-wrap:wrap;gap:.2em .8em;align-items:baseline;list-style-position:inside}
-        .scenario>details>summary::before{content:"▸";color:var(--muted)}
+        .scenario>details>summary{padding:.5em .8em;cursor:pointer;display:block;list-style:none}
+        .scenario>details>summary::before{content:"▸";color:var(--muted);display:inline-block;width:1.1em}
         .scenario>details[open]>summary::before{content:"▾"}
         .scenario>details>summary::-webkit-details-marker{display:none}
-        .scenario>details>summary{list-style:none}
-        .sumtime{color:var(--muted);font-size:.9rem;margin-left:auto}
+        .sumtime{color:var(--muted);font-size:.9rem;float:right;margin-left:1em}
         .scenario>details>:not(summary){margin-left:.8rem;margin-right:.8rem}
         .scenario>details[open]>summary{border-bottom:1px solid var(--line)}
         .facts{display:flex;flex-wrap:wrap;gap:.3em 1.6em;margin:.7em 0}
@@ -783,7 +787,9 @@ extension HTMLReport {
         .sbs{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);grid-template-rows:repeat(var(--rows),auto);column-gap:10px}
         .pane{font-size:12.5px;line-height:1.45;border:1px solid var(--line);border-radius:4px;background:var(--soft);min-width:0}
         .sbs .pane{display:grid;grid-template-rows:subgrid;grid-template-columns:minmax(0,1fr)}
-        .pane.single{max-width:100%}
+        .pane.single{margin:0;padding:0 0 0 3.6em;list-style:decimal}
+        .pane.single li{white-space:pre-wrap;overflow-wrap:anywhere;padding:0 .4em 0 .6em;border-left:1px solid var(--line);background:var(--bg)}
+        .pane.single li::marker{color:var(--muted)}
         .ph{font:600 12px system-ui,sans-serif;color:var(--muted);padding:.3em .6em;border-bottom:1px solid var(--line);background:#fff}
         .l{display:grid;grid-template-columns:2.6em 1.3em minmax(0,1fr);min-width:0}
         .l i{font-style:normal;color:var(--muted);text-align:right;padding-right:.5em;user-select:none;border-right:1px solid var(--line)}
@@ -794,7 +800,7 @@ extension HTMLReport {
         .l.g{background:repeating-linear-gradient(135deg,transparent 0 4px,rgba(0,0,0,.045) 4px 8px)}
         @supports not (grid-template-rows:subgrid){.sbs{display:flex;gap:10px;align-items:flex-start}.sbs .pane{display:block;flex:1 1 0}}
         .tl{border:1px solid var(--line);border-radius:4px;background:#fff}
-        .timeline{display:block;width:100%;min-width:640px;height:auto}
+        .timeline{display:block;width:100%;min-width:880px;height:auto}
         .timeline text{font:11px system-ui,sans-serif;fill:var(--fg)}
         .timeline .lt{fill:var(--muted);font-weight:600}
         .timeline .ax{fill:var(--muted)}
@@ -834,7 +840,10 @@ extension HTMLReport {
         .sbs .pane{display:block;margin-bottom:8px}
         .sbs .l.g{display:none}
         .scenario>details>:not(summary){margin-left:.5rem;margin-right:.5rem}
-        .sumtime{margin-left:0}
+        .matrix tbody th,.matrix tfoot th{white-space:normal;min-width:9em;max-width:11em;overflow-wrap:anywhere}
+        .matrix th,.matrix td{padding:.3em .45em}
+        .ev td:last-child{min-width:12em}
+        .ev th,.ev td{padding:.15em .35em}
         }
         @media print{
         :root{--fg:#000;--muted:#333;--soft:#fff}
