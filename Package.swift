@@ -41,12 +41,14 @@ let package = Package(
             dependencies: ["KlpHarness"],
             resources: [.copy("Fixtures")]
         ),
-        // Failure paths run for real: GuestFailurePathTests inside a VM
-        // (klp-harness vm --exec), HostFailurePathTests against QEMU and apt.
-        // Both skip themselves unless scripts/test asks for them.
+        // Run for real, each skipping itself unless scripts/test asks for it:
+        // GuestFailurePathTests inside a VM (klp-harness vm --exec),
+        // HostFailurePathTests against QEMU and apt, HTMLReportBrowserTests
+        // in headless Chromium, KselftestTargetTests under the kernel's runner.
         .testTarget(
             name: "KlpHarnessSystemTests",
-            dependencies: ["KlpHarness"]
+            dependencies: ["KlpHarness"],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

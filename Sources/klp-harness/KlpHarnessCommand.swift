@@ -20,7 +20,7 @@ struct KlpHarnessCommand: ParsableCommand {
             3 infrastructure error (VM did not boot, died, timed out), 4 skipped \
             (kernel or user cannot run the suite), 130/143 interrupted by SIGINT/SIGTERM.
             """,
-        subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self]
+        subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self]
     )
 }
 

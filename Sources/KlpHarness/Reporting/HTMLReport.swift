@@ -32,26 +32,7 @@ public enum HTMLReport {
 
     // MARK: - Helpers shared with the tests
 
-    /// Text for HTML content and double-quoted attribute values: `& < > "`
-    /// as entities (every attribute here is double-quoted, so `'` is safe),
-    /// control characters (other than tab) as their visible Unicode pictures.
-    static func escape(_ text: String) -> String {
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "\t": result.unicodeScalars.append(scalar)
-            case "\u{0}"..."\u{1F}": result.unicodeScalars.append(Unicode.Scalar(0x2400 + scalar.value)!)
-            case "\u{7F}": result += "\u{2421}"
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
-    }
+    static func escape(_ text: String) -> String { Markup.escape(text) }
 
     /// An HTML id from free text: letters, digits, `-` and `_` kept, every
     /// other character (`.`, `+`, spaces) turned into `-`.

@@ -84,6 +84,17 @@ public struct VMSession: Sendable {
         if options.exec == nil {
             let documents = all.compactMap(\.document)
             try? JUnitReport.write(documents, to: "\(absolute(options.results))/junit.xml")
+            // This run's kernels only, even if results/ holds older ones.
+            let reported = all.compactMap { try? ResultsArchive.load($0.resultsFolder).kernels.first }
+            if !reported.isEmpty {
+                let page = "\(absolute(options.results))/index.html"
+                do {
+                    try HTMLReport.write(ResultsArchive(root: absolute(options.results), kernels: reported), to: page)
+                    log("HTML report: \(page)")
+                } catch {
+                    log("warning: no HTML report: \(error)")
+                }
+            }
             if !streaming {
                 for line in MatrixSummary(outcomes: all).render() { output(line) }
             }
