@@ -15,6 +15,8 @@ import XCTest
 final class KselftestTargetTests: XCTestCase {
     var tree = ""
     var collection: String { "\(tree)/livepatch-callbacks" }
+    /// /dev/stdout and /dev/stderr as the guest had them (see pointStandardStreamsAtTheProcess).
+    private var savedLinks: [String: String] = [:]
 
     static let testModules: Set<String> = ["livepatch_callbacks_mod", "livepatch_callbacks_busymod",
                                            "livepatch_callbacks_demo", "livepatch_callbacks_demo2"]
@@ -31,13 +33,43 @@ final class KselftestTargetTests: XCTestCase {
                           "\(tree)/\(file) is missing: make the tree with scripts/kselftest-install \(tree) --with-runner")
         }
         XCTAssertEqual(Self.loadedTestModules(), [], "a test module was loaded before the test started")
+        try pointStandardStreamsAtTheProcess()
     }
 
     override func tearDown() {
-        if !tree.isEmpty {
-            XCTAssertEqual(Self.loadedTestModules(), [], "test modules left loaded in /proc/modules")
-            XCTAssertEqual(Self.livepatches(), [], "livepatches left in /sys/kernel/livepatch")
+        guard !tree.isEmpty else { return }
+        restoreStandardStreams()
+        let modules = Self.loadedTestModules(), patches = Self.livepatches()
+        XCTAssertEqual(modules, [], "test modules left loaded in /proc/modules")
+        XCTAssertEqual(patches, [], "livepatches left in /sys/kernel/livepatch")
+        if !modules.isEmpty || !patches.isEmpty {
+            // Leave the next test a clean kernel: the runner removes leftovers first.
+            _ = try? Self.run(["\(collection)/run", "pre-patch-callback-enodev"],
+                              environment: ["KLP_HARNESS_RESULTS": NSTemporaryDirectory() + "klp-harness-cleanup"])
         }
+    }
+
+    /// kselftest's runner writes its own lines and the test's prefixed output
+    /// with `>> /dev/stdout`, a reopen of fd 1. On a normal system (udev)
+    /// /dev/stdout is a link to /proc/self/fd/1; in virtme-ng's guest it points
+    /// at the VM's output port, which would bypass the pipe this test reads.
+    /// Inside the throwaway guest only, give it the usual link for the test.
+    private func pointStandardStreamsAtTheProcess() throws {
+        for (link, target) in [("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2")] {
+            let current = try FileManager.default.destinationOfSymbolicLink(atPath: link)
+            guard current != target else { continue }
+            savedLinks[link] = current
+            try FileManager.default.removeItem(atPath: link)
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        }
+    }
+
+    private func restoreStandardStreams() {
+        for (link, original) in savedLinks {
+            try? FileManager.default.removeItem(atPath: link)
+            try? FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: original)
+        }
+        savedLinks = [:]
     }
 
     // MARK: - The tests
@@ -89,16 +121,24 @@ final class KselftestTargetTests: XCTestCase {
     /// Exit code 4 (not root) is kselftest's skip.
     func testNotRootIsAKselftestSkip() throws {
         let scratch = try ScratchDirectory()
+        // Output to a file nobody owns: nobody may not reopen root's pipe
+        // through /dev/stdout. Both opens append, so the lines interleave.
+        let output = "\(scratch.path)/output.txt"
         let result = try Self.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                   "\(tree)/run_kselftest.sh", "-c", "livepatch-callbacks"],
+                                   "/bin/sh", "-c", "exec \"$0\" -c livepatch-callbacks >>\"$1\" 2>&1",
+                                   "\(tree)/run_kselftest.sh", output],
                                   environment: ["KLP_HARNESS_RESULTS": scratch.path])
-        let lines = result.stdout.split(separator: "\n").map(String.init)
-        XCTAssertTrue(lines.contains("ok 1 selftests: livepatch-callbacks: run # SKIP"), result.stdout + result.stderr)
-        XCTAssertTrue(lines.contains { $0.hasPrefix("# 1..0 # SKIP not root") }, result.stdout)
+        XCTAssertEqual(result.status, 0, result.output)
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let lines = text.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains("ok 1 selftests: livepatch-callbacks: run # SKIP"), text + result.output)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("# 1..0 # SKIP not root") }, text)
     }
 
-    /// kselftest's own timeout (here -o 5, on a scenario that stalls) ends the
-    /// run with SIGTERM; klp-harness still unloads the test modules (tearDown).
+    /// kselftest's own timeout (here -o 15, on a scenario that stalls) ends the
+    /// run: GNU timeout, twice nested, sends SIGTERM to klp-harness directly
+    /// and to its process group, so it can arrive more than once. klp-harness
+    /// must still clean up and unload the test modules (tearDown checks).
     func testKselftestTimeoutLeavesTheKernelClean() throws {
         // A copy of the tree with one scenario whose transition never finishes.
         let scratch = try ScratchDirectory()
@@ -121,11 +161,14 @@ final class KselftestTargetTests: XCTestCase {
 
             """.write(toFile: "\(copy)/livepatch-callbacks/scenarios/01-stalled.scenario", atomically: true, encoding: .utf8)
 
-        let result = try Self.run(["\(copy)/run_kselftest.sh", "-o", "5"], environment: ["KLP_HARNESS_RESULTS": scratch.path])
+        // 15 s: time for the runner to start and load both modules under TCG.
+        let result = try Self.run(["\(copy)/run_kselftest.sh", "-o", "15"], environment: ["KLP_HARNESS_RESULTS": scratch.path])
         let lines = result.stdout.split(separator: "\n").map(String.init)
         let report = "stdout:\n\(result.stdout)\nstderr:\n\(result.stderr)"
-        XCTAssertTrue(lines.contains("# overriding timeout to 5"), report)
-        XCTAssertTrue(lines.contains("not ok 1 selftests: livepatch-callbacks: run # TIMEOUT 5 seconds"), report)
+        XCTAssertTrue(lines.contains("# overriding timeout to 15"), report)
+        XCTAssertTrue(lines.contains("not ok 1 selftests: livepatch-callbacks: run # TIMEOUT 15 seconds"), report)
+        // klp-harness saw the SIGTERM, cleaned up and said so (tearDown checks the kernel).
+        XCTAssertTrue(lines.contains("# not ok 1 stalled # ERROR interrupted by SIGTERM"), report)
     }
 
     // MARK: - Helpers
