@@ -74,6 +74,9 @@ struct VMCommand: ParsableCommand {
     @Option(help: ArgumentHelp("virtme-ng's vng executable.", valueName: "path"))
     var vng = ".venv/bin/vng"
 
+    @Flag(name: .customLong("resolve-only"), help: "Print the Debian release each --kernel names (e.g. 6.1 -> 6.1.0-56-amd64) and exit, for scripts.")
+    var resolveOnly = false
+
     @Option(help: ShardArgument.help)
     var shard: ShardArgument?
 
@@ -87,6 +90,17 @@ struct VMCommand: ParsableCommand {
     }
 
     func run() throws {
+        if resolveOnly {
+            do {
+                let apt = Apt(log: { printError("klp-harness: \($0)") })
+                for name in KernelSelection.expand(kernel) {
+                    printLine(try KernelSelection(name).resolve(apt: apt))
+                }
+            } catch {
+                fail(with: error)
+            }
+            return
+        }
         var options = VMSession.Options()
         options.kernels = kernel
         options.kernelTrees = kernelTree

@@ -9,12 +9,18 @@ import Glibc
 private let pendingSignal = Atomic<Int32>(0)
 
 public enum Interruption {
-    /// Installs SIGINT/SIGTERM handlers. A second signal kills the process the
-    /// ordinary way, for a user who really wants out.
+    /// Installs SIGINT/SIGTERM handlers. The first signal is the one that
+    /// counts; a second SIGINT kills the process the ordinary way, for a user
+    /// who really wants out.
     public static func install() {
         for signo in [SIGINT, SIGTERM] {
             Glibc.signal(signo) { received in
-                if pendingSignal.exchange(received, ordering: .relaxed) != 0 {
+                // GNU timeout signals the process and then its group, and
+                // kselftest nests two timeouts: one expiry can deliver SIGTERM
+                // up to four times. Only a repeated SIGINT (a user pressing
+                // Ctrl-C again) gets out without cleaning up.
+                let first = pendingSignal.compareExchange(expected: 0, desired: received, ordering: .relaxed).exchanged
+                if !first && received == SIGINT {
                     Glibc.signal(received, SIG_DFL)
                     raise(received)
                 }

@@ -11,6 +11,12 @@ public enum KernelSelection: Equatable, Sendable {
         ("6.12", "linux-image-6.12-amd64"),
     ]
 
+    /// The names to resolve: `all` becomes every alias; none means the default, 6.1.
+    public static func expand(_ names: [String]) -> [String] {
+        let expanded = names.flatMap { $0 == "all" ? aliases.map(\.alias) : [$0] }
+        return expanded.isEmpty ? ["6.1"] : expanded
+    }
+
     public init(_ text: String) {
         self = Self.aliases.contains { $0.alias == text } ? .debian(alias: text) : .release(text)
     }

@@ -115,8 +115,8 @@ public struct VMSession: Sendable {
     func prepareKernels() throws -> [PreparedKernel] {
         let apt = Apt(log: log)
         var kernels: [ProvisionedKernel] = []
-        var requested = options.kernels.flatMap { $0 == "all" ? KernelSelection.aliases.map(\.alias) : [$0] }
-        if requested.isEmpty && options.kernelTrees.isEmpty { requested = ["6.1"] }
+        // Only kernel trees asked for: no Debian kernel by default.
+        let requested = options.kernels.isEmpty && !options.kernelTrees.isEmpty ? [] : KernelSelection.expand(options.kernels)
         for name in requested {
             let release = try KernelSelection(name).resolve(apt: apt)
             log("kernel \(name) is \(release)")
