@@ -147,15 +147,7 @@ final class GuestFailurePathTests: XCTestCase {
         let scratch = try ScratchDirectory()
         // The busy module stays blocked and the load waits for the transition
         // to finish: it cannot, so the scenario's 5-second limit ends it.
-        let directory = try scenarioDirectory(scratch, "01-stalled.scenario", """
-            % insmod livepatch-callbacks-busymod.ko block_transition=Y
-            livepatch_callbacks_busymod: livepatch_callbacks_busymod_init
-            livepatch_callbacks_busymod: busymod_work_func enter
-            % insmod livepatch-callbacks-demo.ko
-            % echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled
-            % rmmod livepatch_callbacks_demo
-            % rmmod livepatch_callbacks_busymod
-            """)
+        let directory = try scenarioDirectory(scratch, "01-stalled.scenario", TestScenarios.stalled)
         let result = try run(["--modules", modules, "--scenarios", directory, "--timeout", "5"], results: scratch.path)
         XCTAssertEqual(result.status, 1, result.output)
         XCTAssertTrue(result.stdout.contains("not ok 1 stalled # TIMEOUT 5 seconds"), result.stdout)

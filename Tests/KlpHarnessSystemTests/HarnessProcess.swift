@@ -27,10 +27,15 @@ struct HarnessProcess {
 
     /// Starts the harness; `prefix` runs it through another program (setpriv).
     static func start(_ arguments: [String], prefix: [String] = []) throws -> (Process, Pipe, Pipe) {
+        try startCommand(prefix + [binary] + arguments)
+    }
+
+    /// Starts any command from the repository root, stdin from /dev/null.
+    static func startCommand(_ command: [String], environment extra: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         let process = Process()
-        let command = prefix + [binary] + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
         process.currentDirectoryURL = URL(fileURLWithPath: repository)
         process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
         let out = Pipe(), err = Pipe()
@@ -41,7 +46,12 @@ struct HarnessProcess {
     }
 
     static func run(_ arguments: [String], prefix: [String] = []) throws -> Result {
-        let (process, out, err) = try start(arguments, prefix: prefix)
+        try runCommand(prefix + [binary] + arguments)
+    }
+
+    /// Runs any command to the end, collecting stdout and stderr apart.
+    static func runCommand(_ command: [String], environment extra: [String: String] = [:]) throws -> Result {
+        let (process, out, err) = try startCommand(command, environment: extra)
         // Read both pipes to the end before waiting, so a chatty child never blocks.
         let stderrData = DataBox()
         let group = DispatchGroup()
@@ -57,6 +67,22 @@ struct HarnessProcess {
                       stdout: String(decoding: stdoutData, as: UTF8.self),
                       stderr: String(decoding: stderrData.data, as: UTF8.self))
     }
+}
+
+/// Scenarios the system tests write on the fly.
+enum TestScenarios {
+    /// The busy module stays blocked and the livepatch load waits for its
+    /// transition to finish, which it cannot: only a time limit ends it.
+    static let stalled = """
+        % insmod livepatch-callbacks-busymod.ko block_transition=Y
+        livepatch_callbacks_busymod: livepatch_callbacks_busymod_init
+        livepatch_callbacks_busymod: busymod_work_func enter
+        % insmod livepatch-callbacks-demo.ko
+        % echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled
+        % rmmod livepatch_callbacks_demo
+        % rmmod livepatch_callbacks_busymod
+
+        """
 }
 
 /// Written by one reader thread, read after DispatchGroup.wait().

@@ -150,16 +150,7 @@ final class KselftestTargetTests: XCTestCase {
             try files.copyItem(atPath: "\(tree)/\(item)", toPath: "\(copy)/\(item)")
         }
         try "livepatch-callbacks:run\n".write(toFile: "\(copy)/kselftest-list.txt", atomically: true, encoding: .utf8)
-        try """
-            % insmod livepatch-callbacks-busymod.ko block_transition=Y
-            livepatch_callbacks_busymod: livepatch_callbacks_busymod_init
-            livepatch_callbacks_busymod: busymod_work_func enter
-            % insmod livepatch-callbacks-demo.ko
-            % echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled
-            % rmmod livepatch_callbacks_demo
-            % rmmod livepatch_callbacks_busymod
-
-            """.write(toFile: "\(copy)/livepatch-callbacks/scenarios/01-stalled.scenario", atomically: true, encoding: .utf8)
+        try TestScenarios.stalled.write(toFile: "\(copy)/livepatch-callbacks/scenarios/01-stalled.scenario", atomically: true, encoding: .utf8)
 
         // 15 s: time for the runner to start and load both modules under TCG.
         let result = try Self.run(["\(copy)/run_kselftest.sh", "-o", "15"], environment: ["KLP_HARNESS_RESULTS": scratch.path])
@@ -203,32 +194,6 @@ final class KselftestTargetTests: XCTestCase {
 
     /// Runs a command to the end with extra environment, reading both pipes.
     static func run(_ command: [String], environment extra: [String: String] = [:]) throws -> HarnessProcess.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stderrData = Collected()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            stderrData.data = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return HarnessProcess.Result(status: process.terminationStatus,
-                                     stdout: String(decoding: stdoutData, as: UTF8.self),
-                                     stderr: String(decoding: stderrData.data, as: UTF8.self))
+        try HarnessProcess.runCommand(command, environment: extra)
     }
-}
-
-/// Written by one reader thread, read after DispatchGroup.wait().
-private final class Collected: @unchecked Sendable {
-    var data = Data()
 }
