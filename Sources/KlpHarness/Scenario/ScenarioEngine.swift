@@ -47,6 +47,7 @@ public final class ScenarioEngine {
             diagnostics.append("kernel was not clean before the scenario; clean-up: " + leftovers.joined(separator: "; "))
         }
 
+        let lostBefore = kmsg.lostRecordEvents
         var harnessLines: Set<String> = []
         var status = ScenarioResult.Status.passed
         var records: [KmsgRecord] = []
@@ -75,10 +76,14 @@ public final class ScenarioEngine {
         } catch {
             status = .error("\(error)")
             transcriptRecordCount = records.count
-            cleaner.clean()
+            let afterwards = cleaner.clean()
+            if !afterwards.isEmpty {
+                diagnostics.append("clean-up after the error: " + afterwards.joined(separator: "; "))
+            }
         }
-        if kmsg.lostRecordEvents > 0 {
-            diagnostics.append("the kernel log overwrote records before they were read (\(kmsg.lostRecordEvents) times); boot with a larger log_buf_len")
+        let lost = kmsg.lostRecordEvents - lostBefore
+        if lost > 0 {
+            diagnostics.append("the kernel log overwrote records before they were read (\(lost) times); boot with a larger log_buf_len")
         }
 
         let filter = TranscriptFilter(modules: catalog.names.union(scenario.moduleNames))
