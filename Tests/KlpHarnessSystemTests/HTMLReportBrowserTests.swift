@@ -3,7 +3,7 @@ import XCTest
 @testable import KlpHarness
 
 /// The HTML report in a real browser: Debian's headless Chromium renders the
-/// page of a real two-kernel run (Fixtures/results, one failing scenario),
+/// page of a real two-kernel run (Fixtures/real-run, one failing scenario),
 /// takes screenshots at a phone's and a desktop's width, prints it, and dumps
 /// the DOM it built, whose structure is checked here.
 ///
@@ -12,7 +12,7 @@ import XCTest
 ///   KLP_HARNESS_BROWSER_TESTS=1 .build/debug/klp-harnessPackageTests.xctest KlpHarnessSystemTests.HTMLReportBrowserTests
 final class HTMLReportBrowserTests: XCTestCase {
     static let chromium = "/usr/bin/chromium"
-    static let fixture = "\(HarnessProcess.repository)/Tests/KlpHarnessSystemTests/Fixtures/results"
+    static let fixture = "\(HarnessProcess.repository)/Tests/KlpHarnessSystemTests/Fixtures/real-run"
     static let kernels = ["6.1.0-56-amd64", "6.12.117+deb12-amd64"]
     static let scenarios = ["target-module-before-livepatch", "module-going-notifier", "busy-target-module"]
     static let failing = "module-going-notifier"

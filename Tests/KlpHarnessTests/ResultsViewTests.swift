@@ -6,11 +6,11 @@ import Testing
 @testable import KlpHarness
 
 /// `klp-harness show` and the results reader, on a results folder from a
-/// real run (Tests/KlpHarnessSystemTests/Fixtures/results: 6.1 and 6.12,
+/// real run (Tests/KlpHarnessSystemTests/Fixtures/real-run: 6.1 and 6.12,
 /// module-going-notifier with one deliberately wrong expected line).
 @Suite("show: reading a results folder back")
 struct ResultsViewTests {
-    static let fixture = Repository.root.appendingPathComponent("Tests/KlpHarnessSystemTests/Fixtures/results").path
+    static let fixture = Repository.root.appendingPathComponent("Tests/KlpHarnessSystemTests/Fixtures/real-run").path
 
     /// A copy in a fresh directory: show must need nothing but the folder.
     static func copiedFixture() throws -> String {
