@@ -29,19 +29,19 @@ public final class KmodContext {
     deinit { kmod_unref(context) }
 
     private func module(atPath path: String) throws(KmodError) -> OpaquePointer {
-        var module: OpaquePointer?
-        let result = kmod_module_new_from_path(context, path, &module)
-        guard result == 0, let module else {
-            throw KmodError(operation: .lookUp, module: path, errno: ErrnoDescription(result))
-        }
-        return module
+        try lookUp(path) { kmod_module_new_from_path(context, path, &$0) }
     }
 
     private func module(named name: String) throws(KmodError) -> OpaquePointer {
+        try lookUp(name) { kmod_module_new_from_name(context, name, &$0) }
+    }
+
+    /// Runs one of libkmod's module constructors; `label` names the module in errors.
+    private func lookUp(_ label: String, _ create: (inout OpaquePointer?) -> Int32) throws(KmodError) -> OpaquePointer {
         var module: OpaquePointer?
-        let result = kmod_module_new_from_name(context, name, &module)
+        let result = create(&module)
         guard result == 0, let module else {
-            throw KmodError(operation: .lookUp, module: name, errno: ErrnoDescription(result))
+            throw KmodError(operation: .lookUp, module: label, errno: ErrnoDescription(result))
         }
         return module
     }

@@ -64,9 +64,8 @@ public struct ResultsFolder: Sendable {
         try write(lines.map { $0 + "\n" }.joined(), to: path)
     }
 
-    public static func write(_ text: String, to path: String, append: Bool = false) throws {
-        let options: FileDescriptor.OpenOptions = append ? [.create, .append] : [.create, .truncate]
-        let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: options, permissions: [.ownerReadWrite, .groupRead, .otherRead])
+    public static func write(_ text: String, to path: String) throws {
+        let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         defer { try? fd.close() }
         _ = try fd.writeAll(Array(text.utf8))
     }

@@ -43,15 +43,15 @@ public struct SuiteRunner {
         }
         var document = ResultsDocument(kernel: release, planned: suite.scenarios.count)
 
+        // A skip must reach CI even where the results folder is not writable
+        // (typically: not root), so its files are best effort then.
+        if skipReason == nil { try folder.prepare() } else { try? folder.prepare() }
+        let ktapFile = skipReason == nil ? try folder.appender(folder.ktapPath) : try? folder.appender(folder.ktapPath)
+        let report = KTAPReport { line in
+            output(line)
+            ktapFile?.append(line)
+        }
         if let skipReason {
-            // A skip must reach CI even where the results folder is not
-            // writable (typically: not root), so its files are best effort.
-            try? folder.prepare()
-            let ktapFile = try? folder.appender(folder.ktapPath)
-            let report = KTAPReport { line in
-                output(line)
-                ktapFile?.append(line)
-            }
             report.skipAll(reason: skipReason)
             document.skipReason = skipReason
             document.complete = true
@@ -60,12 +60,6 @@ public struct SuiteRunner {
             return .skipped
         }
 
-        try folder.prepare()
-        let ktapFile = try folder.appender(folder.ktapPath)
-        let report = KTAPReport { line in
-            output(line)
-            ktapFile.append(line)
-        }
         let kmod = try KmodContext()
         let catalog = try ModuleCatalog.load(directory: options.modules, kmod: kmod)
         try catalog.validate(for: suite.scenarios, release: release)
