@@ -41,6 +41,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ShardArgument.help)
     var shard: ShardArgument?
 
+    @Option(name: .customLong("results-channel"), help: ArgumentHelp("Also send each scenario's result files, as soon as they are written, to this device: the hermetic guest of 'klp-harness vm' passes its serial port /dev/ttyS2, so the host has what finished even if the kernel crashes.", valueName: "device"))
+    var resultsChannel: String?
+
     @Argument(help: ArgumentHelp("Scenario names to run (default: all). Names are the file names without the number and extension, e.g. busy-target-module.", valueName: "scenario"))
     var names: [String] = []
 
@@ -53,6 +56,7 @@ struct RunCommand: ParsableCommand {
         options.names = names
         options.timeout = .seconds(timeout)
         options.shard = shard.map { ($0.index, $0.count) }
+        options.resultsChannel = resultsChannel
         let runner = SuiteRunner(options: options) { printLine($0) }
         let status: ExitStatus
         do {

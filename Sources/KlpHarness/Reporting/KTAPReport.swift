@@ -59,6 +59,19 @@ public struct KTAPReport {
                 }
             }
         }
+
+        /// The same counts from results.json entries (the host's view of
+        /// several boots). A kernel crash counts as a failure.
+        public init(entries: [ResultsDocument.Entry]) {
+            for entry in entries {
+                switch entry.status {
+                case "pass": pass += 1
+                case "fail", "timeout", "crash": fail += 1
+                case "skip": skip += 1
+                default: error += 1
+                }
+            }
+        }
     }
 
     public func totals(_ totals: Totals) {

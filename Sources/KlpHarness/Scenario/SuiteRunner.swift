@@ -8,6 +8,9 @@ public struct SuiteRunner {
         public var timeout: Duration = .seconds(60)
         /// (I, N): run every N-th scenario starting at the I-th.
         public var shard: (index: Int, count: Int)?
+        /// A device (the hermetic guest's /dev/ttyS2) to send each
+        /// scenario's results files to as soon as they are written.
+        public var resultsChannel: String?
 
         public init(modules: String, scenarios: String, results: String) {
             self.modules = modules
@@ -67,6 +70,7 @@ public struct SuiteRunner {
         Interruption.install()
         let dynamicDebug = try DynamicDebug(controlPath: control ?? DynamicDebug.locateControl())
         defer { dynamicDebug.restore() }
+        let channel = try options.resultsChannel.map { path throws(KernelFileError) in try ResultsChannel.Sender(path: path) }
         let engine = ScenarioEngine(
             kmod: kmod, kmsg: try KmsgReader(), sysfs: Sysfs(), catalog: catalog, timeout: options.timeout)
 
@@ -84,6 +88,13 @@ public struct SuiteRunner {
             try folder.write(result)
             document.append(result, number: index + 1)
             try folder.write(document)
+            if let channel {
+                let directory = scenario.name
+                for file in try KernelFile.listDirectory(folder.scenarioDirectory(directory)) {
+                    try channel.send("\(directory)/\(file)", from: folder.root)
+                }
+                try channel.send("results.json", from: folder.root)
+            }
             report.result(result, number: index + 1)
         }
         document.complete = !Interruption.isRequested

@@ -5,6 +5,9 @@ public struct ProvisionedKernel: Sendable {
     public var image: String
     /// The Kbuild directory for out-of-tree modules (KDIR).
     public var buildDirectory: String
+    /// The uncompressed ELF kernel with a PVH entry point, when there is
+    /// one: QEMU boots it without decompressing anything.
+    public var vmlinux: String?
 }
 
 /// Makes sure a Debian kernel's image and headers are on the host, saying
@@ -27,7 +30,20 @@ public struct KernelProvisioner: Sendable {
             throw HarnessError.infrastructure("headers for \(release) are installed but \(buildDirectory)/Makefile is missing",
                                               remedy: "reinstall them: apt-get install --reinstall linux-headers-\(release)")
         }
-        return ProvisionedKernel(release: release, image: try image(for: release), buildDirectory: buildDirectory)
+        let image = try image(for: release)
+        return ProvisionedKernel(release: release, image: image, buildDirectory: buildDirectory,
+                                 vmlinux: try vmlinux(from: image, in: "\(cacheDirectory)/kernels/\(release)"))
+    }
+
+    /// Extracted once and kept beside the image. Under TCG this saves the
+    /// seconds each boot would spend decompressing the bzImage.
+    func vmlinux(from image: String, in directory: String) throws -> String? {
+        let vmlinux = "\(directory)/vmlinux"
+        if !KernelFile.exists(vmlinux) {
+            apt.log("extracting the ELF kernel from \(image) into \(vmlinux) (once)")
+            try KernelImage.extractVmlinux(from: image, to: vmlinux)
+        }
+        return KernelImage.hasPVHEntry(vmlinux) ? vmlinux : nil
     }
 
     /// The package unpacked under the cache, never the host's /boot: the

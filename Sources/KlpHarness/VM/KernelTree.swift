@@ -17,6 +17,10 @@ public enum KernelTree {
             throw HarnessError.badInput("\(directory)/.config does not set \(option)=y, which the suite needs",
                                         remedy: "enable it (scripts/config --enable \(option.dropFirst(7))), then make olddefconfig && make")
         }
-        return ProvisionedKernel(release: release, image: image, buildDirectory: directory)
+        // The tree's own ELF kernel boots without decompression where it
+        // has a PVH entry point (CONFIG_PVH=y); otherwise the bzImage.
+        let vmlinux = "\(directory)/vmlinux"
+        return ProvisionedKernel(release: release, image: image, buildDirectory: directory,
+                                 vmlinux: KernelImage.hasPVHEntry(vmlinux) ? vmlinux : nil)
     }
 }

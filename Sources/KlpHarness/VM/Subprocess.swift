@@ -24,33 +24,62 @@ public struct Subprocess {
         self.workingDirectory = workingDirectory
     }
 
-    public var commandLine: String { ([executable] + arguments).joined(separator: " ") }
-
-    /// Runs to completion, collecting stdout and stderr together.
-    public func run(timeout: Duration) throws -> Outcome {
+    /// Runs to completion, collecting stdout and stderr together; or, with
+    /// `stdoutPath`, writing stdout (binary) there and collecting stderr.
+    public func run(timeout: Duration, stdinPath: String = "/dev/null", stdoutPath: String? = nil) throws -> Outcome {
         var collected = Data()
-        let outcome = try stream(timeout: timeout, stderrPath: nil) { collected.append($0) }
+        let outcome: Outcome
+        if let stdoutPath {
+            _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+            guard let file = FileHandle(forWritingAtPath: stdoutPath) else {
+                throw HarnessError.infrastructure("cannot write \(stdoutPath)")
+            }
+            defer { try? file.close() }
+            outcome = try stream(timeout: timeout, stdinPath: stdinPath, stdout: file) { collected.append($0) }
+        } else {
+            outcome = try stream(timeout: timeout, stdinPath: stdinPath, stderrPath: nil) { collected.append($0) }
+        }
         return Outcome(status: outcome.status, timedOut: outcome.timedOut,
                        output: String(decoding: collected, as: UTF8.self))
     }
 
-    /// Runs with stdin from /dev/null, handing stdout chunks to `onOutput`
-    /// as they arrive; stderr goes to `stderrPath` (or into stdout if nil).
-    public func stream(timeout: Duration, stderrPath: String?, onOutput: (Data) -> Void) throws -> Outcome {
+    /// Runs with stdin from `stdinPath` (/dev/null by default), handing
+    /// stdout chunks to `onOutput` as they arrive; stderr goes to
+    /// `stderrPath` (or into stdout if nil).
+    public func stream(timeout: Duration, stdinPath: String = "/dev/null", stderrPath: String?, onOutput: (Data) -> Void) throws -> Outcome {
+        var stderr: FileHandle?
+        if let stderrPath {
+            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            stderr = FileHandle(forWritingAtPath: stderrPath)
+        }
+        defer { try? stderr?.close() }
+        return try stream(timeout: timeout, stdinPath: stdinPath, stdout: nil, stderr: stderr, onOutput: onOutput)
+    }
+
+    /// The general form: stdout to `stdout` if given (then `onOutput` gets
+    /// stderr), else to `onOutput` (with stderr too unless `stderr` is given).
+    /// The process tree is killed when the limit passes or the harness is
+    /// interrupted (SIGINT, SIGTERM, SIGHUP), so no QEMU outlives the run.
+    func stream(timeout: Duration, stdinPath: String, stdout: FileHandle?, stderr: FileHandle? = nil,
+                onOutput: (Data) -> Void) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.resolve(executable))
         process.arguments = arguments
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         if let environment { process.environment = environment }
         // vng crashes on a closed stdin (it calls isatty on it); /dev/null works.
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        guard let input = FileHandle(forReadingAtPath: stdinPath) else {
+            throw HarnessError.infrastructure("cannot read \(stdinPath)")
+        }
+        defer { try? input.close() }
+        process.standardInput = input
         let pipe = Pipe()
-        process.standardOutput = pipe
-        if let stderrPath {
-            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-            process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        } else {
+        if let stdout {
+            process.standardOutput = stdout
             process.standardError = pipe
+        } else {
+            process.standardOutput = pipe
+            process.standardError = stderr ?? pipe
         }
         try process.run()
         let pid = process.processIdentifier
@@ -76,7 +105,8 @@ public struct Subprocess {
     }
 }
 
-/// Kills a process and all its descendants once a deadline passes.
+/// Kills a process and all its descendants once a deadline passes or the
+/// harness is asked to stop.
 final class Watchdog: @unchecked Sendable {
     private let lock = NSLock()
     private var _fired = false
@@ -85,11 +115,12 @@ final class Watchdog: @unchecked Sendable {
     init(pid: Int32, after limit: Duration) {
         let thread = Thread { [self] in
             let deadline = Deadline(after: limit)
-            while !deadline.hasPassed {
+            while !deadline.hasPassed && !Interruption.isRequested {
                 if lock.withLock({ cancelled }) { return }
-                Deadline.nap(.milliseconds(100))
+                Deadline.nap(.milliseconds(50))
             }
-            lock.withLock { _fired = true }
+            // An interruption is not a time-out: the caller reads Interruption.
+            if !Interruption.isRequested { lock.withLock { _fired = true } }
             ProcessTree.kill(root: pid)
         }
         thread.start()

@@ -1,10 +1,10 @@
 import Foundation
 
 /// `klp-harness vm`: for each requested kernel, make sure its image and
-/// headers are here and build kmod/ against it; then boot each with
-/// virtme-ng (one at a time, or `jobs` at once), run the suite in the guest
-/// and report. A VM that does not boot or dies is an infrastructure error,
-/// never a failing scenario.
+/// headers are here and build kmod/ against it; then boot each in the
+/// hermetic guest (one at a time, or `jobs` at once), run the suite there
+/// and report. A kernel crash fails the scenario it happened in; a VM that
+/// does not boot or dies without a crash is an infrastructure error.
 public struct VMSession: Sendable {
     public struct Options: Sendable {
         /// Aliases (`6.1`, `6.12`, `all`) or exact Debian releases.
@@ -25,6 +25,7 @@ public struct VMSession: Sendable {
         public var shard: (index: Int, count: Int)?
         public var cache = ".cache"
         public var buildRoot = ".build/kmod"
+        public var guestRoot = ".build/guest"
         public var vng = ".venv/bin/vng"
         /// Run this shell command in the guest instead of the suite.
         public var exec: String?
@@ -48,38 +49,49 @@ public struct VMSession: Sendable {
     struct PreparedKernel: Sendable {
         var kernel: ProvisionedKernel
         var modules: String
+
+        /// What QEMU boots: the ELF vmlinux when it has a PVH entry point
+        /// (no decompression, no real-mode set-up), else the bzImage.
+        var bootImage: String { kernel.vmlinux ?? kernel.image }
     }
 
     public func run() throws -> ExitStatus {
         // Parse the scenarios on the host first: a malformed file or an
         // unknown name is bad input before any kernel is fetched or booted,
-        // and the names let the host report scenarios a dead VM never ran.
+        // and the host tells the guest exactly which scenarios to run.
         let planned = options.exec == nil
-            ? try ScenarioSuite.select(directory: absolute(options.scenarios), names: options.names, shard: options.shard).scenarios.map(\.name)
+            ? try ScenarioSuite.select(directory: absolute(options.scenarios), names: options.names, shard: options.shard).scenarios
             : []
+        Interruption.install()
         let prepared = try prepareKernels()
-        let vng = options.vng.contains("/") ? absolute(options.vng) : options.vng
-        if options.vng.contains("/") && !KernelFile.exists(vng) {
-            throw HarnessError.infrastructure("virtme-ng is not installed at \(vng)", remedy: "run scripts/setup (it creates .venv with virtme-ng)")
-        }
         let choice = options.accelerator.map { Accelerator.Choice(accelerator: $0, reason: "forced with --accel") }
-            ?? Accelerator.probe(image: prepared[0].kernel.image)
-        let launcher = VirtmeLauncher(vng: vng, accelerator: choice.accelerator, cpus: options.cpus,
-                                      memory: options.memory, wallClockLimit: options.wallClockLimit)
+            ?? Accelerator.probe(kernel: prepared[0].bootImage, cache: "\(absolute(options.cache))/accelerator")
         log("VMs use \(choice.accelerator.rawValue.uppercased()) (\(choice.reason)), \(options.cpus) vCPUs, \(options.memory), limit \(options.wallClockLimit.secondsText) each")
 
         let streaming = prepared.count == 1
         let outcomes = KernelOutcomes(count: prepared.count)
-        let gate = DispatchSemaphore(value: max(1, options.jobs))
-        DispatchQueue.concurrentPerform(iterations: prepared.count) { index in
-            gate.wait()
-            defer { gate.signal() }
-            let outcome = boot(prepared[index], launcher: launcher, streaming: streaming, planned: planned)
+        let runOne: @Sendable (Int) -> Void = { index in
+            guard !Interruption.isRequested else { return }
+            let outcome = options.exec == nil
+                ? runSuite(prepared[index], accelerator: choice.accelerator, streaming: streaming, planned: planned)
+                : runCommand(prepared[index], accelerator: choice.accelerator)
             outcomes.set(index, outcome)
             if !streaming {
                 log("\(outcome.release): \(outcome.summaryLine)")
             }
         }
+        // Exactly -j kernels at a time: one thread each, however many CPUs.
+        let width = min(max(1, options.jobs), prepared.count)
+        let next = Counter()
+        let group = DispatchGroup()
+        for _ in 0..<width {
+            group.enter()
+            Thread {
+                while let index = next.take(below: prepared.count) { runOne(index) }
+                group.leave()
+            }.start()
+        }
+        group.wait()
         let all = outcomes.all
         if options.exec == nil {
             let documents = all.compactMap(\.document)
@@ -98,6 +110,10 @@ public struct VMSession: Sendable {
             if !streaming {
                 for line in MatrixSummary(outcomes: all).render() { output(line) }
             }
+        }
+        if Interruption.isRequested {
+            log("interrupted by \(Interruption.signalName): QEMU was stopped; what the guests finished is in \(absolute(options.results))")
+            return Interruption.exitStatus
         }
         return Self.overallStatus(all.map(\.status))
     }
@@ -136,67 +152,45 @@ public struct VMSession: Sendable {
         }
     }
 
-    func guestCommand(for prepared: PreparedKernel, resultsRoot: String) throws -> [String] {
-        if let exec = options.exec {
-            return ["env", "KLP_HARNESS_MODULES=\(prepared.modules)", "KLP_HARNESS_RELEASE=\(prepared.kernel.release)",
-                    "KLP_HARNESS_RESULTS=\(resultsRoot)", "sh", "-c", exec]
-        }
-        var command = [try Self.executablePath(), "run",
-                       "--modules", prepared.modules, "--scenarios", absolute(options.scenarios),
-                       "--results", resultsRoot, "--timeout", String(options.scenarioTimeout)]
-        if let shard = options.shard { command += ["--shard", "\(shard.index)/\(shard.count)"] }
-        return command + options.names
-    }
-
-    func boot(_ prepared: PreparedKernel, launcher: VirtmeLauncher, streaming: Bool, planned: [String]) -> KernelOutcome {
+    /// The suite in the hermetic guest: an initramfs of this runner, the
+    /// modules and the scenarios, booted straight from the kernel.
+    func runSuite(_ prepared: PreparedKernel, accelerator: Accelerator, streaming: Bool, planned: [Scenario]) -> KernelOutcome {
         let release = prepared.kernel.release
-        let resultsRoot = absolute(options.results)
-        let folder = ResultsFolder(root: resultsRoot, release: release)
-        // A guest command (--exec) must not wipe the suite's results.
-        let consoleLog = "\(folder.root)/\(options.exec == nil ? ResultsFolder.consoleLogName : "exec-console.log")"
+        let folder = ResultsFolder(root: absolute(options.results), release: release)
         var outcome = KernelOutcome(release: release, status: .infrastructure, elapsed: .zero, resultsFolder: folder.root, document: nil)
         let started = ContinuousClock.now
         do {
-            let command = try guestCommand(for: prepared, resultsRoot: resultsRoot)
-            if options.exec == nil {
-                try folder.prepare()
-                try? ResultsFolder.write(command.joined(separator: " ") + "\n", to: "\(folder.root)/guest-command.txt")
-            } else {
-                try ResultsFolder.makeDirectories(folder.root)
-            }
-            log("booting \(release); console log \(consoleLog)")
-            var progress = KTAPProgress()
-            var lines = LineSplitter()
-            var announced = false
-            // Progress for people: as lines on stderr when several kernels
-            // run (stdout then carries the matrix) or stdout is not a
-            // terminal; with one kernel on a terminal the KTAP shows it.
-            let narrate = !streaming || isatty(1) == 0
-            let handle: (String) -> Void = { line in
-                let elapsed = (ContinuousClock.now - started).secondsText
-                if !announced {
-                    announced = true
-                    log("\(release): guest is up (\(elapsed) after boot started)")
-                }
-                progress.consume(line)
-                if streaming || options.exec != nil { output(line) }
-                guard narrate, options.exec == nil else { return }
-                if line.hasPrefix("# starting ") {
-                    log("\(release): [\(elapsed)] \(line.dropFirst(2)) of \(progress.plan ?? planned.count)")
-                } else if let result = KTAPProgress.parseResult(line) {
-                    log("\(release): [\(elapsed)] \(line.prefix(120))\(result.ok ? "" : "  (see \(folder.root)/\(result.name)/diff.txt)")")
-                }
-            }
-            let vm = try launcher.boot(image: prepared.kernel.image, writableDirectory: resultsRoot, command: command, consoleLog: consoleLog) { chunk in
-                lines.feed(chunk).forEach(handle)
-            }
-            lines.finish().forEach(handle)
+            try folder.prepare()
+            let consoleLog = "\(folder.root)/\(ResultsFolder.consoleLogName)"
+            try ResultsFolder.write("", to: consoleLog)
+            let runner = try Self.executablePath()
+            let busybox = try Subprocess.resolve("busybox")
+            let imagePath = "\(absolute(options.guestRoot))/\(release).cpio"
+            try ResultsFolder.makeDirectories(absolute(options.guestRoot))
+            let contents = GuestImage.Contents(runner: runner, busybox: busybox, modules: prepared.modules,
+                                               scenarios: absolute(options.scenarios))
+            let libraries = Set(try GuestImage.libraries(of: runner) + GuestImage.libraries(of: busybox)).sorted()
+            let image = try GuestImage.build(contents, libraries: libraries, to: imagePath)
+            log("booting \(release) (\(prepared.bootImage.hasSuffix("vmlinux") ? "vmlinux through PVH" : "bzImage")) with a \(image.baseLength / 1_000_000) MB guest image; console log \(consoleLog)")
+            let emit: ((String) -> Void)? = streaming ? { output($0) } : nil
+            let run = HermeticRun(
+                release: release, kernel: prepared.bootImage, image: image,
+                launcher: QemuLauncher(accelerator: accelerator, cpus: options.cpus, memory: options.memory),
+                folder: folder, scenarios: planned, scenarioTimeout: options.scenarioTimeout,
+                wallClock: Deadline(after: options.wallClockLimit), consoleLog: consoleLog,
+                emit: emit, log: { log($0) },
+                // Progress for people: on stderr when several kernels run
+                // (stdout then carries the matrix) or stdout is not a terminal.
+                narrate: !streaming || isatty(1) == 0)
+            let result = try run.run()
             outcome.elapsed = ContinuousClock.now - started
-            outcome.document = try? ResultsDocument.read(from: folder.jsonPath)
-            outcome.status = classify(vm, progress: progress, release: release, consoleLog: consoleLog, elapsed: outcome.elapsed)
-            if outcome.status == .infrastructure && options.exec == nil {
-                outcome.document = recordInfrastructureError(in: folder, release: release, planned: planned,
-                                                             reason: vm.timedOut ? "the VM exceeded its wall-clock limit; see console.log" : "the VM exited before the runner finished; see console.log")
+            outcome.document = result.document
+            outcome.status = result.status
+            if let reason = result.infrastructureError {
+                log("\(release): error: \(reason), after \(outcome.elapsed.secondsText); console log: \(consoleLog)")
+                log("\(release): hint: an infrastructure problem, not a scenario result. Read the end of \(consoleLog) and \(folder.root)/qemu.log; raise --vm-timeout if the machine is only slow")
+            } else {
+                log("\(release): VM finished in \(outcome.elapsed.secondsText) (\(result.boots) boot\(result.boots == 1 ? "" : "s"), exit \(result.status.rawValue))")
             }
         } catch {
             outcome.elapsed = ContinuousClock.now - started
@@ -206,38 +200,63 @@ public struct VMSession: Sendable {
         return outcome
     }
 
-    /// Keeps results.json and junit.xml valid after a VM failure: what the
-    /// guest finished stays, the rest is listed as an infrastructure error.
-    func recordInfrastructureError(in folder: ResultsFolder, release: String, planned: [String], reason: String) -> ResultsDocument {
-        var document = (try? ResultsDocument.read(from: folder.jsonPath)) ?? ResultsDocument(kernel: release, planned: planned.count)
-        document.infrastructureError = reason
-        document.complete = false
-        document.addUnreported(planned, status: "infrastructure", reason: reason)
-        try? folder.write(document)
-        return document
-    }
-
-    func classify(_ vm: Subprocess.Outcome, progress: KTAPProgress, release: String, consoleLog: String, elapsed: Duration) -> ExitStatus {
-        if vm.timedOut {
-            log("\(release): error: the VM exceeded its wall-clock limit of \(options.wallClockLimit.secondsText) and was killed; console log: \(consoleLog)")
-            log("\(release): hint: an infrastructure problem, not a scenario result. Read the end of the console log; raise --vm-timeout if the machine is only slow")
-            return .infrastructure
+    /// `--exec`: a shell command in a virtme-ng guest that shares the host's
+    /// file system read-only (the harness's own guest tests run the test
+    /// binary from the build tree that way). The command's exit status is
+    /// written by the guest into the results folder and read from there:
+    /// vng's own status says more about its stdout channel than about the
+    /// command.
+    func runCommand(_ prepared: PreparedKernel, accelerator: Accelerator) -> KernelOutcome {
+        let release = prepared.kernel.release
+        let resultsRoot = absolute(options.results)
+        let directory = "\(resultsRoot)/\(release)"
+        let consoleLog = "\(directory)/exec-console.log"
+        let statusFile = "\(directory)/exec-status"
+        var outcome = KernelOutcome(release: release, status: .infrastructure, elapsed: .zero, resultsFolder: directory, document: nil)
+        let started = ContinuousClock.now
+        do {
+            let vng = options.vng.contains("/") ? absolute(options.vng) : options.vng
+            if options.vng.contains("/") && !KernelFile.exists(vng) {
+                throw HarnessError.infrastructure("virtme-ng is not installed at \(vng)", remedy: "run scripts/setup (it creates .venv with virtme-ng)")
+            }
+            try ResultsFolder.makeDirectories(directory)
+            try? FileBytes.remove(statusFile)
+            let launcher = VirtmeLauncher(vng: vng, accelerator: accelerator, cpus: options.cpus,
+                                          memory: options.memory, wallClockLimit: options.wallClockLimit)
+            let command = ["env", "KLP_HARNESS_MODULES=\(prepared.modules)", "KLP_HARNESS_RELEASE=\(release)",
+                           "KLP_HARNESS_RESULTS=\(resultsRoot)", "sh", "-c", "\(options.exec ?? "true")\necho $? > \(VirtmeLauncher.shellQuoted(statusFile))"]
+            log("booting \(release) with virtme-ng for --exec; console log \(consoleLog)")
+            var lines = LineSplitter()
+            let vm = try launcher.boot(image: prepared.kernel.image, writableDirectory: resultsRoot, command: command, consoleLog: consoleLog) { chunk in
+                lines.feed(chunk).forEach(output)
+            }
+            lines.finish().forEach(output)
+            outcome.elapsed = ContinuousClock.now - started
+            let recorded = (try? KernelFile.readValue(statusFile)).flatMap { Int32($0) }
+            if Interruption.isRequested {
+                outcome.status = Interruption.exitStatus
+            } else if vm.timedOut {
+                log("\(release): error: the VM exceeded its wall-clock limit of \(options.wallClockLimit.secondsText) and was killed; console log: \(consoleLog)")
+            } else if let recorded {
+                log("\(release): VM finished in \(outcome.elapsed.secondsText) (the command exited \(recorded); vng \(vm.status))")
+                outcome.status = recorded == 0 ? .passed : ExitStatus(rawValue: recorded) ?? .failed
+            } else {
+                log("\(release): error: the command recorded no exit status (vng exited \(vm.status)) after \(outcome.elapsed.secondsText); console log: \(consoleLog)")
+                log("\(release): hint: an infrastructure problem: the guest did not boot or QEMU failed; look for 'Kernel panic' or QEMU errors in the console log")
+            }
+        } catch {
+            outcome.elapsed = ContinuousClock.now - started
+            log("\(release): error: \(error)")
+            outcome.status = (error as? HarnessError)?.status ?? .infrastructure
         }
-        let finished = options.exec == nil ? progress.isComplete : vm.status != 255
-        if !finished {
-            log("\(release): error: the VM exited (status \(vm.status)) after \(elapsed.secondsText) before the \(options.exec == nil ? "runner" : "command") finished; console log: \(consoleLog)")
-            log("\(release): hint: an infrastructure problem, not a scenario result: the guest did not boot, panicked, or QEMU failed. Look for 'Kernel panic' or QEMU errors in the console log")
-            return .infrastructure
-        }
-        log("\(release): VM finished in \(elapsed.secondsText) (exit \(vm.status))")
-        return ExitStatus(rawValue: vm.status) ?? .failed
+        return outcome
     }
 
     func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
-    /// This very binary, which the guest runs from the shared host file system.
+    /// This very binary, which becomes the guest's runner.
     static func executablePath() throws -> String {
         try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
     }
@@ -260,6 +279,20 @@ public struct KernelOutcome: Sendable {
     }
 }
 
+/// Hands out indexes to the -j worker threads.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func take(below limit: Int) -> Int? {
+        lock.withLock {
+            guard value < limit else { return nil }
+            defer { value += 1 }
+            return value
+        }
+    }
+}
+
 /// Collects outcomes from concurrent VM runs.
 final class KernelOutcomes: @unchecked Sendable {
     private let lock = NSLock()
@@ -272,22 +305,30 @@ final class KernelOutcomes: @unchecked Sendable {
     var all: [KernelOutcome] { lock.withLock { outcomes.compactMap { $0 } } }
 }
 
-/// Splits a byte stream into lines.
+/// Splits a byte stream into lines. It works on bytes: in a String, "\r\n"
+/// (what a guest's tty sends) is one Character and never equals "\n".
+/// A line's trailing "\r" is dropped.
 struct LineSplitter {
-    private var pending = ""
+    private var pending: [UInt8] = []
 
     mutating func feed(_ chunk: Data) -> [String] {
-        pending += String(decoding: chunk, as: UTF8.self)
+        pending += chunk
         var lines: [String] = []
-        while let newline = pending.firstIndex(of: "\n") {
-            lines.append(String(pending[..<newline]))
-            pending = String(pending[pending.index(after: newline)...])
+        var start = 0
+        while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            lines.append(Self.text(pending[start..<newline]))
+            start = newline + 1
         }
+        pending.removeFirst(start)
         return lines
     }
 
     mutating func finish() -> [String] {
-        defer { pending = "" }
-        return pending.isEmpty ? [] : [pending]
+        defer { pending = [] }
+        return pending.isEmpty ? [] : [Self.text(pending[...])]
+    }
+
+    private static func text(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes, as: UTF8.self)
     }
 }

@@ -1,0 +1,80 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whole-file byte I/O for kernel images, initramfs parts and the results
+/// channel: files are created with O_NOFOLLOW, so a symlink planted where
+/// the harness writes is refused instead of followed.
+public enum FileBytes {
+    public static func read(_ path: String, limit: Int = .max) throws(KernelFileError) -> [UInt8] {
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(FilePath(path), .readOnly) } catch {
+            throw KernelFileError(path: path, operation: "read", errno: ErrnoDescription(error))
+        }
+        defer { try? fd.close() }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while bytes.count < limit {
+            let count: Int
+            do {
+                count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
+            } catch {
+                throw KernelFileError(path: path, operation: "read", errno: ErrnoDescription(error))
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[..<min(count, limit - bytes.count)])
+        }
+        return bytes
+    }
+
+    public static func write<Bytes: Collection>(_ bytes: Bytes, to path: String) throws(KernelFileError) where Bytes.Element == UInt8 {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate, .noFollow],
+                                         permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch {
+            throw KernelFileError(path: path, operation: "create", errno: ErrnoDescription(error))
+        }
+        defer { try? fd.close() }
+        do {
+            _ = try fd.writeAll(bytes)
+        } catch {
+            throw KernelFileError(path: path, operation: "write", errno: ErrnoDescription(error))
+        }
+    }
+
+    public static func remove(_ path: String) throws(KernelFileError) {
+        guard unlink(path) == 0 || errno == ENOENT else {
+            throw KernelFileError(path: path, operation: "remove", errno: ErrnoDescription(errno))
+        }
+    }
+
+    public static func rename(_ from: String, to: String) throws(KernelFileError) {
+        guard Glibc.rename(from, to) == 0 else {
+            throw KernelFileError(path: to, operation: "replace", errno: ErrnoDescription(errno))
+        }
+    }
+
+    /// Cuts `path` back to `length` bytes and appends `bytes`.
+    public static func truncateAndAppend(_ path: String, at length: Int, _ bytes: [UInt8]) throws(KernelFileError) {
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.noFollow]) } catch {
+            throw KernelFileError(path: path, operation: "open", errno: ErrnoDescription(error))
+        }
+        defer { try? fd.close() }
+        do {
+            try fd.resize(to: Int64(length))
+            _ = try fd.seek(offset: 0, from: .end)
+            _ = try fd.writeAll(bytes)
+        } catch {
+            throw KernelFileError(path: path, operation: "write", errno: ErrnoDescription(error))
+        }
+    }
+
+    /// The size of a file, or nil when it does not exist.
+    public static func size(_ path: String) -> Int? {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : nil
+    }
+}

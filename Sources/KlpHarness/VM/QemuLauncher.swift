@@ -1,0 +1,52 @@
+import Foundation
+
+/// Boots the hermetic guest with QEMU directly: the kernel (an ELF vmlinux
+/// through its PVH entry point, or a bzImage) and the guest image, three
+/// serial ports and nothing else. No host file system is shared.
+///
+/// - ttyS0: the kernel console, appended to `console.log`;
+/// - ttyS1: the runner's KTAP and messages, streamed to the host (stdout);
+/// - ttyS2: the results channel, recorded into a file.
+public struct QemuLauncher: Sendable {
+    public var accelerator: Accelerator
+    public var cpus: Int
+    public var memory: String
+
+    public init(accelerator: Accelerator, cpus: Int, memory: String) {
+        self.accelerator = accelerator
+        self.cpus = cpus
+        self.memory = memory
+    }
+
+    /// The kernel command line. A panic (and with `oops=panic`, any oops)
+    /// reboots at once, which `-no-reboot` turns into QEMU exiting: the host
+    /// then knows the kernel died. `quiet` keeps the console to warnings and
+    /// worse (an oops raises the level itself), which matters under TCG
+    /// where every console byte is an emulated port write. The IO-APIC timer
+    /// check can miss its ticks on a loaded TCG host ("IO-APIC + timer
+    /// doesn't work!"); virtual machines skip it with `no_timer_check`.
+    public static let kernelArguments = "console=ttyS0 quiet panic=-1 oops=panic no_timer_check"
+
+    public func arguments(kernel: String, initrd: String, consoleLog: String, channel: String) -> [String] {
+        [
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-accel", accelerator.rawValue, "-cpu", accelerator == .kvm ? "host" : "max",
+            "-m", memory, "-smp", String(cpus),
+            "-kernel", kernel, "-initrd", initrd, "-append", Self.kernelArguments,
+            "-chardev", "file,id=console,append=on,path=\(Self.escaped(consoleLog))", "-serial", "chardev:console",
+            "-chardev", "stdio,id=ktap,signal=off", "-serial", "chardev:ktap",
+            "-chardev", "file,id=results,path=\(Self.escaped(channel))", "-serial", "chardev:results",
+        ]
+    }
+
+    /// Boots once; `onOutput` gets the guest's ttyS1 as it arrives. QEMU's
+    /// own messages (a bad option, a missing file) go to `qemuLog`.
+    public func boot(kernel: String, initrd: String, consoleLog: String, channel: String, qemuLog: String,
+                     limit: Duration, onOutput: (Data) -> Void) throws -> Subprocess.Outcome {
+        let qemu = Subprocess("qemu-system-x86_64", arguments(kernel: kernel, initrd: initrd, consoleLog: consoleLog, channel: channel))
+        return try qemu.stream(timeout: limit, stderrPath: qemuLog, onOutput: onOutput)
+    }
+
+    /// QEMU option values separate with commas; a comma in a path is doubled.
+    static func escaped(_ path: String) -> String { path.replacing(",", with: ",,") }
+}

@@ -1,0 +1,109 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How the hermetic guest hands its results folder to the host: a serial
+/// port that the host records into a file (QEMU `-serial file:`). It needs
+/// no guest kernel module (Debian's kernels have the 8250 driver built in)
+/// and nothing of the host's file system.
+///
+/// The stream is a sequence of frames, each `KLP-FILE <length> <path>\n`
+/// followed by exactly `length` bytes. A file sent again replaces the
+/// earlier copy, so the runner sends each scenario's files as soon as they
+/// are written: a guest that crashes mid-suite has already delivered what
+/// finished. A frame cut short by the crash is ignored.
+public enum ResultsChannel {
+    static let tag = "KLP-FILE "
+
+    /// The guest side: writes frames to a character device (or a file).
+    public final class Sender {
+        private let fd: FileDescriptor
+        public let path: String
+
+        public init(path: String) throws(KernelFileError) {
+            self.path = path
+            do {
+                fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [FileDescriptor.OpenOptions(rawValue: O_NOCTTY)])
+            } catch {
+                throw KernelFileError(path: path, operation: "open", errno: ErrnoDescription(error))
+            }
+            // A tty would translate "\n" to "\r\n" and eat control bytes:
+            // raw mode passes the files through byte for byte.
+            if isatty(fd.rawValue) == 1 {
+                var settings = termios()
+                tcgetattr(fd.rawValue, &settings)
+                cfmakeraw(&settings)
+                tcsetattr(fd.rawValue, TCSANOW, &settings)
+            }
+        }
+
+        deinit { try? fd.close() }
+
+        /// Sends `relativePath` of `root` (as it is on disk now).
+        public func send(_ relativePath: String, from root: String) throws {
+            let bytes = try FileBytes.read("\(root)/\(relativePath)")
+            do {
+                _ = try fd.writeAll(Array("\(tag)\(bytes.count) \(relativePath)\n".utf8) + bytes)
+            } catch {
+                throw KernelFileError(path: path, operation: "write", errno: ErrnoDescription(error))
+            }
+        }
+    }
+
+    /// What a recorded stream held: the last copy of each file, and whether
+    /// it ended in the middle of a frame.
+    public struct Received: Equatable, Sendable {
+        public var files: [String: [UInt8]] = [:]
+        public var truncated = false
+        public var order: [String] = []
+    }
+
+    /// Parses a recorded stream. Paths that could leave the results folder
+    /// (absolute, `..`, empty components, unusual characters) are dropped.
+    public static func parse(_ stream: [UInt8]) -> Received {
+        var received = Received()
+        var position = 0
+        let tagBytes = Array(tag.utf8)
+        while position < stream.count {
+            guard let newline = stream[position...].firstIndex(of: UInt8(ascii: "\n")) else {
+                received.truncated = true
+                break
+            }
+            let header = stream[position..<newline]
+            guard header.starts(with: tagBytes) else {
+                // Not a frame start: noise before the runner opened the port.
+                position = newline + 1
+                continue
+            }
+            let fields = String(decoding: header.dropFirst(tagBytes.count), as: UTF8.self).split(separator: " ", maxSplits: 1)
+            guard fields.count == 2, let length = Int(fields[0]), length >= 0 else {
+                position = newline + 1
+                continue
+            }
+            let start = newline + 1
+            guard start + length <= stream.count else {
+                received.truncated = true
+                break
+            }
+            let path = String(fields[1])
+            if isSafeRelativePath(path) {
+                if received.files.updateValue(Array(stream[start..<(start + length)]), forKey: path) == nil {
+                    received.order.append(path)
+                }
+            }
+            position = start + length
+        }
+        return received
+    }
+
+    /// `scenario/kmsg.txt`, `results.json`: relative, no `.` or `..`
+    /// components, and only the characters scenario and file names use.
+    public static func isSafeRelativePath(_ path: String) -> Bool {
+        let components = path.split(separator: "/", omittingEmptySubsequences: false)
+        return !components.isEmpty && components.allSatisfy { component in
+            !component.isEmpty && component != "." && component != ".."
+                && component.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._+-@".contains($0)) }
+        }
+    }
+}
