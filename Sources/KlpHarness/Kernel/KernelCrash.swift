@@ -24,7 +24,9 @@ public struct KernelCrash: Equatable, Sendable {
     public static func first(in lines: [String]) -> KernelCrash? {
         let messages = lines.map(message)
         guard let index = messages.firstIndex(where: isHeadline) else { return nil }
-        let start = index > 0 && messages[index - 1] == cutHere ? index - 1 : index
+        // WARN(cond, fmt…) prints its message between the cut-here line and
+        // the WARNING line, so look a few lines back.
+        let start = messages[max(0, index - 4)..<index].lastIndex(of: cutHere) ?? index
         let excerpt = lines[start...].prefix(excerptLimit)
         return KernelCrash(headline: messages[index], excerpt: Array(excerpt))
     }

@@ -266,8 +266,8 @@ struct HermeticRun {
     /// The console log's lines from byte `offset` on (this boot's part).
     static func lines(of path: String, from offset: Int) -> [String] {
         guard let bytes = try? FileBytes.read(path), offset <= bytes.count else { return [] }
-        return String(decoding: bytes[offset...], as: UTF8.self)
-            .split(separator: "\n").map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        var splitter = LineSplitter()
+        return splitter.feed(Data(bytes[offset...])) + splitter.finish()
     }
 }
 
