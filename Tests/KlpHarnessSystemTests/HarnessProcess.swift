@@ -83,6 +83,17 @@ enum TestScenarios {
         % rmmod livepatch_callbacks_busymod
 
         """
+
+    /// A livepatch whose pre-patch callback writes through a NULL pointer
+    /// (kmod/livepatch-callbacks-crash.c): an oops in the insmod.
+    static let crashing = """
+        # The pre-patch callback oopses; with oops=panic the guest panics.
+        % insmod livepatch-callbacks-crash.ko crash=oops
+        livepatch: enabling patch 'livepatch_callbacks_crash'
+        livepatch: 'livepatch_callbacks_crash': initializing patching transition
+        livepatch_callbacks_crash: pre_patch_callback: crash=oops
+
+        """
 }
 
 /// Written by one reader thread, read after DispatchGroup.wait().

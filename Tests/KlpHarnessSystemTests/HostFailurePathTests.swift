@@ -34,13 +34,70 @@ final class HostFailurePathTests: XCTestCase {
         XCTAssertEqual(result.status, 3, result.output)
         XCTAssertTrue(result.stderr.contains("error: the VM exceeded its wall-clock limit of 4.000 s and was killed; console log: "), result.stderr)
         XCTAssertFalse(result.stdout.contains("not ok"), "an infrastructure failure must not look like a failing scenario")
-        XCTAssertEqual(try qemuProcesses(), [], "QEMU outlived the killed VM")
+        XCTAssertEqual(try qemuProcesses(using: scratch.path), [], "QEMU outlived the killed VM")
+    }
+
+    /// A kernel crash is the scenario's failure, not the VM's: the crashing
+    /// scenario runs first, oopses in its pre-patch callback (oops=panic
+    /// panics the guest), and every scenario after it still runs, in a
+    /// guest booted again.
+    func testKernelCrashFailsItsScenarioAndTheRestRun() throws {
+        let scratch = try ScratchDirectory()
+        let scenarios = try scratch.subdirectory("scenarios")
+        let shipped = "\(HarnessProcess.repository)/scenarios"
+        for file in try FileManager.default.contentsOfDirectory(atPath: shipped) where file.hasSuffix(".scenario") {
+            try FileManager.default.copyItem(atPath: "\(shipped)/\(file)", toPath: "\(scenarios)/\(file)")
+        }
+        try TestScenarios.crashing.write(toFile: "\(scenarios)/00-crash-in-pre-patch.scenario", atomically: true, encoding: .utf8)
+        let results = "\(scratch.path)/results"
+        let result = try HarnessProcess.run(["vm", "--accel", "tcg", "--scenarios", scenarios, "--results", results])
+        XCTAssertEqual(result.status, 1, result.output)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains("# kernel crashed: BUG: kernel NULL pointer dereference, address: 0000000000000000"), result.stdout)
+        XCTAssertTrue(lines.contains("not ok 1 crash-in-pre-patch"), result.stdout)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("ok ") }.count, 11, result.stdout)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("not ok ") }.count, 1, result.stdout)
+        XCTAssertTrue(lines.contains("11 passed, 1 failed"), result.stdout)
+        XCTAssertTrue(result.stderr.contains("(2 boots, exit 1)"), result.stderr)
+        let release = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: results).first { $0.hasPrefix("6.") })
+        let folder = "\(results)/\(release)"
+        let document = try ResultsDocument.read(from: "\(folder)/results.json")
+        XCTAssertEqual(document.scenarios.map(\.status), ["crash"] + Array(repeating: "pass", count: 11))
+        XCTAssertEqual(document.scenarios.map(\.number), Array(1...12))
+        XCTAssertTrue(document.complete)
+        let diff = try String(contentsOfFile: "\(folder)/crash-in-pre-patch/diff.txt", encoding: .utf8)
+        XCTAssertTrue(diff.hasPrefix("# kernel crashed: BUG: kernel NULL pointer dereference"), diff)
+        XCTAssertTrue(diff.contains("RIP: 0010:pre_patch_callback"), diff)
+        let junit = try String(contentsOfFile: "\(folder)/junit.xml", encoding: .utf8)
+        XCTAssertTrue(junit.contains("kernel crashed: BUG: kernel NULL pointer dereference"), junit)
+        XCTAssertTrue(try String(contentsOfFile: "\(results)/index.html", encoding: .utf8).contains("crash-in-pre-patch"))
+    }
+
+    /// Ctrl-C (and SIGTERM, SIGHUP) stops QEMU, keeps what the guest
+    /// finished, and exits 128 + the signal.
+    func testSignalsStopQEMUAndKeepResults() throws {
+        for (signal, status) in [(SIGINT, Int32(130)), (SIGTERM, 143), (SIGHUP, 129)] {
+            let scratch = try ScratchDirectory()
+            let (process, out, err) = try HarnessProcess.start(["vm", "--accel", "tcg", "--results", scratch.path])
+            let stderr = StreamBox(err), stdout = StreamBox(out)
+            try Deadline(after: .seconds(240)).wait(for: "the first scenario's result", every: .milliseconds(50)) {
+                stdout.text.contains("ok 1 ")
+            }
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, status, "signal \(signal): \(stderr.text)")
+            XCTAssertEqual(try qemuProcesses(using: scratch.path), [], "QEMU outlived signal \(signal)")
+            let release = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: scratch.path).first { $0.hasPrefix("6.") })
+            let document = try ResultsDocument.read(from: "\(scratch.path)/\(release)/results.json")
+            XCTAssertFalse(document.scenarios.isEmpty, "what finished before signal \(signal) was not kept")
+            XCTAssertFalse(document.complete)
+        }
     }
 
     func testVMThatDoesNotBootIsAnInfrastructureError() throws {
         let scratch = try ScratchDirectory()
-        // 48 MiB is too little for Debian's kernel and virtme-ng's initramfs:
-        // the guest dies before the runner starts.
+        // 48 MiB cannot hold Debian's kernel and the guest image: the guest
+        // dies before the runner starts.
         let result = try HarnessProcess.run(["vm", "--accel", "tcg", "--memory", "48M", "--vm-timeout", "120", "--results", scratch.path])
         XCTAssertEqual(result.status, 3, result.output)
         XCTAssertTrue(result.stderr.contains("error: the VM"), result.stderr)
@@ -48,10 +105,32 @@ final class HostFailurePathTests: XCTestCase {
         XCTAssertFalse(result.stdout.contains("not ok"), "an infrastructure failure must not look like a failing scenario")
     }
 
-    func qemuProcesses() throws -> [String] {
+    /// QEMU processes whose command line names `path` (this test's results).
+    func qemuProcesses(using path: String) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { Int($0) != nil }.compactMap { pid in
-            guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { return nil }
-            return comm.hasPrefix("qemu-system") ? pid : nil
+            guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8), comm.hasPrefix("qemu-system"),
+                  let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) else { return nil }
+            return command.contains(path) ? pid : nil
         }
     }
+}
+
+/// Collects a pipe's output on a thread of its own, for tests that act on
+/// what a running harness has printed so far.
+final class StreamBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+
+    init(_ pipe: Pipe) {
+        let handle = pipe.fileHandleForReading
+        Thread { [self] in
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { return }
+                lock.withLock { data.append(chunk) }
+            }
+        }.start()
+    }
+
+    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }

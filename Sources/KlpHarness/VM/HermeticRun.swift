@@ -147,6 +147,7 @@ struct HermeticRun {
                 break
             }
             if Interruption.isRequested {
+                say("# interrupted by \(Interruption.signalName) after \(document.scenarios.count) of \(scenarios.count) scenario(s); QEMU was stopped")
                 try finish(document, ktap: ktap, summarize: true, say: say)
                 return Result(status: Interruption.exitStatus, document: document, boots: boots)
             }

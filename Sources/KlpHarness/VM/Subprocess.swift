@@ -112,7 +112,10 @@ final class Watchdog: @unchecked Sendable {
     private var _fired = false
     private var cancelled = false
 
+    /// `pid` leads its own process group (checked right after it started,
+    /// so a reused pid can never make the group kill hit someone else).
     init(pid: Int32, after limit: Duration) {
+        let leadsGroup = getpgid(pid) == pid
         let thread = Thread { [self] in
             let deadline = Deadline(after: limit)
             while !deadline.hasPassed && !Interruption.isRequested {
@@ -121,7 +124,7 @@ final class Watchdog: @unchecked Sendable {
             }
             // An interruption is not a time-out: the caller reads Interruption.
             if !Interruption.isRequested { lock.withLock { _fired = true } }
-            ProcessTree.kill(root: pid)
+            ProcessTree.kill(root: pid, killGroup: leadsGroup)
         }
         thread.start()
     }
@@ -133,7 +136,7 @@ final class Watchdog: @unchecked Sendable {
 
 enum ProcessTree {
     /// SIGKILLs `root` and every descendant found through /proc/*/stat.
-    static func kill(root: Int32) {
+    static func kill(root: Int32, killGroup: Bool) {
         var children: [Int32: [Int32]] = [:]
         for entry in (try? KernelFile.listDirectory("/proc")) ?? [] {
             guard let pid = Int32(entry), let stat = try? KernelFile.read("/proc/\(entry)/stat"),
@@ -148,5 +151,9 @@ enum ProcessTree {
             queue += children[pid] ?? []
         }
         for pid in all.reversed() { Glibc.kill(pid, SIGKILL) }
+        // Foundation starts each child in a process group of its own: a
+        // grandchild that its parent left behind (vng's QEMU, when vng dies
+        // first) is no longer a descendant, but still in that group.
+        if killGroup { Glibc.kill(-root, SIGKILL) }
     }
 }

@@ -189,6 +189,8 @@ public struct VMSession: Sendable {
             if let reason = result.infrastructureError {
                 log("\(release): error: \(reason), after \(outcome.elapsed.secondsText); console log: \(consoleLog)")
                 log("\(release): hint: an infrastructure problem, not a scenario result. Read the end of \(consoleLog) and \(folder.root)/qemu.log; raise --vm-timeout if the machine is only slow")
+            } else if Interruption.isRequested {
+                log("\(release): stopped by \(Interruption.signalName) after \(outcome.elapsed.secondsText)")
             } else {
                 log("\(release): VM finished in \(outcome.elapsed.secondsText) (\(result.boots) boot\(result.boots == 1 ? "" : "s"), exit \(result.status.rawValue))")
             }
