@@ -22,6 +22,26 @@ struct KlpHarnessCommand: ParsableCommand {
             """,
         subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self]
     )
+
+    /// ArgumentParser's own main, except that option errors (an unknown
+    /// option, a value that does not parse, a failed validate()) exit 2 like
+    /// every other bad input, instead of its 64 (EX_USAGE), for every
+    /// subcommand in this one place.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            var text = message(for: error)
+            if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+            printError("klp-harness: error: \(text)")
+            let words = CommandLine.arguments.dropFirst()
+            let subcommand = configuration.subcommands.map { $0._commandName }.first { words.first == $0 }
+            printError("klp-harness: hint: see 'klp-harness\(subcommand.map { " \($0)" } ?? "") --help' for the options and their values")
+            exit(withError: ExitCode(ExitStatus.badInput.rawValue))
+        }
+    }
 }
 
 /// Prints a harness error the way every subcommand does and exits with its code.
