@@ -16,9 +16,10 @@ struct KlpHarnessCommand: ParsableCommand {
             Each scenario is a transcript: '% ' lines are actions, the other lines are what \
             the kernel log must show. Results land in results/<kernel release>/.
 
-            Exit codes: 0 all passed, 1 a scenario failed or timed out, 2 bad input, \
-            3 infrastructure error (VM did not boot, died, timed out), 4 skipped \
-            (kernel or user cannot run the suite), 130/143 interrupted by SIGINT/SIGTERM.
+            Exit codes: 0 all passed, 1 a scenario failed, timed out, crashed the kernel \
+            or could not be cleaned up, 2 bad input, 3 infrastructure error (VM did not \
+            boot, died, timed out), 4 skipped (kernel or user cannot run the suite), \
+            129/130/141/143 interrupted by SIGHUP/SIGINT/SIGPIPE/SIGTERM.
             """,
         subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self]
     )
