@@ -11,7 +11,7 @@ import XCTest
 final class GuestFailurePathTests: XCTestCase {
     var modules = ""
     let testModules: Set<String> = ["livepatch_callbacks_mod", "livepatch_callbacks_busymod",
-                                    "livepatch_callbacks_demo", "livepatch_callbacks_demo2"]
+                                    "livepatch_callbacks_demo", "livepatch_callbacks_demo2", "livepatch_callbacks_crash"]
 
     override func setUpWithError() throws {
         guard ProcessInfo.processInfo.environment["KLP_HARNESS_GUEST"] == "1" else {
@@ -153,6 +153,127 @@ final class GuestFailurePathTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("not ok 1 stalled # TIMEOUT 5 seconds"), result.stdout)
         XCTAssertTrue(result.stdout.contains("# stopped: timed out after 5.000 s waiting for livepatch_callbacks_demo's patching transition to finish"), result.stdout)
         XCTAssertTrue(result.stdout.contains("clean-up after the scenario: released livepatch_callbacks_busymod's block_transition; disabled patch livepatch_callbacks_demo"), result.stdout)
+    }
+
+    func testScenarioActingOnModulesOutsideTheCatalog() throws {
+        let cases: [(text: String, message: String)] = [
+            ("% insmod livepatch-callbacks-mod.ko\n% rmmod ext4\n",
+             "01-outside.scenario:2: rmmod ext4: not a test module; a scenario may unload only the modules of its module directory"),
+            ("% insmod livepatch-callbacks-mod.ko\n% echo 1 > /sys/module/kernel/parameters/panic\n",
+             "01-outside.scenario:2: /sys/module/kernel/parameters/panic: kernel is not a test module"),
+            ("% insmod livepatch-callbacks-demo.ko\n% echo 0 > /sys/kernel/livepatch/some_other_patch/enabled\n",
+             "01-outside.scenario:2: /sys/kernel/livepatch/some_other_patch/enabled: some_other_patch is not a test module"),
+            ("% insmod livepatch-callbacks-demo.ko\n% echo 1 > /sys/module/livepatch_callbacks_demo/parameters/replace\n",
+             "01-outside.scenario:2: livepatch_callbacks_demo has no parameter 'replace' in its modinfo"),
+        ]
+        for (text, message) in cases {
+            let scratch = try ScratchDirectory()
+            let directory = try scenarioDirectory(scratch, "01-outside.scenario", text)
+            let result = try run(["--modules", modules, "--scenarios", directory], results: scratch.path)
+            XCTAssertEqual(result.status, 2, message)
+            XCTAssertTrue(result.stderr.contains("error: \(directory)/\(message)"), result.stderr)
+            XCTAssertTrue(result.stderr.contains("hint: "), result.stderr)
+            XCTAssertEqual(loadedTestModules(), [], "nothing may be loaded before validation: \(message)")
+        }
+    }
+
+    func testRenamedModuleFileIsKnownByItsOwnName() throws {
+        let scratch = try ScratchDirectory()
+        let copy = try moduleCopy(scratch)
+        try FileManager.default.copyItem(atPath: "\(copy)/livepatch-callbacks-demo.ko", toPath: "\(copy)/x.ko")
+        // The load must wait for the transition (else the last three lines
+        // are missing), and the clean-up must find the module left loaded.
+        let directory = try scenarioDirectory(scratch, "01-renamed.scenario", """
+            % insmod x.ko
+            livepatch: enabling patch 'livepatch_callbacks_demo'
+            livepatch: 'livepatch_callbacks_demo': initializing patching transition
+            livepatch_callbacks_demo: pre_patch_callback: vmlinux
+            livepatch: 'livepatch_callbacks_demo': starting patching transition
+            livepatch: 'livepatch_callbacks_demo': completing patching transition
+            livepatch_callbacks_demo: post_patch_callback: vmlinux
+            livepatch: 'livepatch_callbacks_demo': patching complete
+            """)
+        let result = try run(["--modules", copy, "--scenarios", directory], results: scratch.path)
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.stdout.contains("ok 1 renamed"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("# clean-up after the scenario: disabled patch livepatch_callbacks_demo; unloaded livepatch_callbacks_demo"), result.stdout)
+    }
+
+    func testKernelWarningFailsTheScenario() throws {
+        let scratch = try ScratchDirectory()
+        let directory = try scenarioDirectory(scratch, "01-crash-warn.scenario", """
+            % insmod livepatch-callbacks-crash.ko crash=warn
+            livepatch: enabling patch 'livepatch_callbacks_crash'
+            livepatch: 'livepatch_callbacks_crash': initializing patching transition
+            livepatch_callbacks_crash: pre_patch_callback: crash=warn
+            livepatch_callbacks_crash: warning on request
+            livepatch: 'livepatch_callbacks_crash': starting patching transition
+            livepatch: 'livepatch_callbacks_crash': completing patching transition
+            livepatch: 'livepatch_callbacks_crash': patching complete
+            % echo 0 > /sys/kernel/livepatch/livepatch_callbacks_crash/enabled
+            livepatch: 'livepatch_callbacks_crash': initializing unpatching transition
+            livepatch: 'livepatch_callbacks_crash': starting unpatching transition
+            livepatch: 'livepatch_callbacks_crash': completing unpatching transition
+            livepatch: 'livepatch_callbacks_crash': unpatching complete
+            % rmmod livepatch_callbacks_crash
+            """)
+        let result = try run(["--modules", modules, "--scenarios", directory], results: scratch.path)
+        XCTAssertEqual(result.status, 1, result.output)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        let verdict = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("not ok 1 crash-warn") }, result.stdout)
+        XCTAssertEqual(lines[verdict], "not ok 1 crash-warn")
+        XCTAssertTrue(lines[..<verdict].contains { $0.hasPrefix("# kernel crashed: WARNING: CPU: ") && $0.contains("pre_patch_callback") }, result.stdout)
+        let folder = "\(scratch.path)/\(SystemState.kernelRelease)"
+        let diff = try String(contentsOfFile: "\(folder)/crash-warn/diff.txt", encoding: .utf8)
+        XCTAssertTrue(diff.contains("------------[ cut here ]------------"), diff)
+        let document = try ResultsDocument.read(from: "\(folder)/results.json")
+        XCTAssertEqual(document.scenarios.first?.status, "crash")
+        XCTAssertNil(document.running)
+        let junit = try String(contentsOfFile: "\(folder)/junit.xml", encoding: .utf8)
+        XCTAssertTrue(junit.contains(#"<failure type="crash" message="kernel crashed: WARNING: CPU: "#), junit)
+    }
+
+    func testPrintkDevkmsgOffSkips() throws {
+        let knob = "/proc/sys/kernel/printk_devkmsg"
+        let previous = try KernelFile.readValue(knob)
+        // The sysctl takes a value only with its newline, and none at all
+        // when the boot command line set printk.devkmsg (it is locked then).
+        do {
+            try KernelFile.write("off\n", to: knob)
+        } catch {
+            throw XCTSkip("cannot set \(knob) (\(error)); /proc/cmdline: \((try? KernelFile.readValue("/proc/cmdline")) ?? "?")")
+        }
+        defer { try? KernelFile.write(previous + "\n", to: knob) }
+        let scratch = try ScratchDirectory()
+        let result = try run(["--modules", modules, "--scenarios", scenarios], results: scratch.path)
+        XCTAssertEqual(result.status, 4, result.output)
+        XCTAssertTrue(result.stdout.contains("1..0 # SKIP \(knob) reads 'off' (printk.devkmsg=off): the kernel drops the runner's /dev/kmsg markers"), result.stdout)
+    }
+
+    func testSIGHUPInTheMiddleOfAScenario() throws {
+        let scratch = try ScratchDirectory()
+        let directory = try scenarioDirectory(scratch, "01-stalled.scenario", """
+            % insmod livepatch-callbacks-busymod.ko block_transition=Y
+            % insmod livepatch-callbacks-demo.ko
+            % rmmod livepatch_callbacks_busymod
+            """)
+        let (process, out, _) = try HarnessProcess.start(
+            ["run", "--modules", modules, "--scenarios", directory, "--results", scratch.path, "--timeout", "60"])
+        try Deadline(after: .seconds(30)).wait(for: "the runner to load livepatch_callbacks_demo") {
+            Sysfs().isPatchPresent("livepatch_callbacks_demo")
+        }
+        // results.json says which scenario was running while it runs.
+        let running = try ResultsDocument.read(from: "\(scratch.path)/\(SystemState.kernelRelease)/results.json")
+        XCTAssertEqual(running.running, "stalled")
+        kill(process.processIdentifier, SIGHUP)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 129, stdout)
+        XCTAssertTrue(stdout.contains("not ok 1 stalled # ERROR interrupted by SIGHUP"), stdout)
+        XCTAssertTrue(stdout.contains("# interrupted by SIGHUP after 1 of 1 scenario(s); the kernel was cleaned up"), stdout)
+        let control = try String(contentsOfFile: DynamicDebug.locateControl(), encoding: .utf8)
+        XCTAssertTrue(DynamicDebug.enabledSites(in: control, under: "kernel/livepatch/").isEmpty,
+                      "dynamic debug for kernel/livepatch/* was not restored")
     }
 
     func testSIGTERMInTheMiddleOfAScenario() throws {

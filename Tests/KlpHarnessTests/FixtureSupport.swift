@@ -23,9 +23,9 @@ enum Fixture {
     /// `kmsg-busy-and-enodev.raw`: a `timeout 2 cat /dev/kmsg` dump, trimmed.
     /// Each element is one record exactly as one read(2) of /dev/kmsg returns
     /// it: the record line plus its ` KEY=value` dictionary lines.
-    static func rawKmsgChunks() throws -> [String] {
+    static func rawKmsgChunks(_ name: String = "kmsg-busy-and-enodev") throws -> [String] {
         var chunks: [String] = []
-        for line in try lines("kmsg-busy-and-enodev", "raw") {
+        for line in try lines(name, "raw") {
             if line.hasPrefix(" "), !chunks.isEmpty {
                 chunks[chunks.count - 1] += line + "\n"
             } else {
@@ -36,8 +36,8 @@ enum Fixture {
     }
 
     /// Every record of the raw fixture, parsed.
-    static func rawKmsgRecords() throws -> [KmsgRecord] {
-        try rawKmsgChunks().map { chunk in
+    static func rawKmsgRecords(_ name: String = "kmsg-busy-and-enodev") throws -> [KmsgRecord] {
+        try rawKmsgChunks(name).map { chunk in
             try #require(KmsgRecord(kmsg: chunk[...]), "fixture record does not parse: \(chunk)")
         }
     }

@@ -64,9 +64,15 @@ public final class KmodContext {
             let key = kmod_module_info_get_key(current).map { String(cString: $0) } ?? ""
             let value = kmod_module_info_get_value(current).map { String(cString: $0) } ?? ""
             switch key {
+            // The module's own name (modpost writes it into .modinfo); libkmod's
+            // name for a path is only the file name, which a copy can change.
+            case "name" where !value.isEmpty: info.name = value
             case "vermagic": info.vermagic = value
             case "livepatch": info.isLivepatch = value == "Y"
-            case "parm": info.parameters.append(String(value.prefix { $0 != ":" }))
+            // parm comes with MODULE_PARM_DESC, parmtype with every module_param.
+            case "parm", "parmtype":
+                let parameter = String(value.prefix { $0 != ":" })
+                if !info.parameters.contains(parameter) { info.parameters.append(parameter) }
             default: break
             }
             entry = kmod_list_next(list, current)

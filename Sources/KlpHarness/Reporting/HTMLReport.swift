@@ -101,6 +101,7 @@ public enum HTMLReport {
         case "error": "! ERROR"
         case "skip": "– SKIP"
         case "infrastructure": "! INFRA"
+        case "crash": "✗ CRASH"
         default: "? " + status.uppercased()
         }
     }
@@ -108,6 +109,7 @@ public enum HTMLReport {
     static func statusClass(_ status: String) -> String {
         switch status {
         case "pass", "fail", "timeout", "error", "skip", "infrastructure": status
+        case "crash": "fail"
         default: "other"
         }
     }
@@ -202,9 +204,9 @@ extension HTMLReport {
         struct Count { var status: String; var text: String }
 
         func countsText(_ statuses: [String]) -> [Count] {
-            let words = ["pass": "passed", "fail": "failed", "timeout": "timed out", "error": "errors",
+            let words = ["pass": "passed", "fail": "failed", "crash": "crashed the kernel", "timeout": "timed out", "error": "errors",
                          "infrastructure": "infrastructure errors", "skip": "skipped"]
-            var order = ["pass", "fail", "timeout", "error", "infrastructure", "skip"]
+            var order = ["pass", "fail", "crash", "timeout", "error", "infrastructure", "skip"]
             for status in statuses where !order.contains(status) { order.append(status) }
             return order.compactMap { status in
                 let count = statuses.filter { $0 == status }.count

@@ -34,7 +34,7 @@ public enum JUnitReport {
                 time += entry.durationSeconds
                 switch entry.status {
                 case "pass": break
-                case "fail", "timeout": failures += 1
+                case "fail", "timeout", "crash": failures += 1
                 case "skip": skipped += 1
                 default: errors += 1
                 }
@@ -85,6 +85,9 @@ public enum JUnitReport {
             outcome = element("failure", type: "mismatch", message: "the kernel log differs from the expected transcript", body: body)
         case "timeout":
             outcome = element("failure", type: "timeout", message: reason, body: body)
+        case "crash":
+            let headline = entry.diagnostics.first { $0.hasPrefix("kernel crashed: ") || $0.hasPrefix("kernel tainted: ") } ?? reason
+            outcome = element("failure", type: "crash", message: headline, body: body)
         case "skip":
             outcome = #"      <skipped message="\#(escape(reason))"/>"# + "\n"
         case "infrastructure":

@@ -43,6 +43,7 @@ public struct KTAPReport {
         case .timedOut(let limit, _): return "not ok \(number) \(name) # TIMEOUT \(Int(limit.seconds.rounded())) seconds"
         case .interrupted(let signal): return "not ok \(number) \(name) # ERROR interrupted by \(signal)"
         case .error(let message): return "not ok \(number) \(name) # ERROR \(message)"
+        case .crashed: return "not ok \(number) \(name)"
         }
     }
 
@@ -54,7 +55,7 @@ public struct KTAPReport {
             for result in results {
                 switch result.status {
                 case .passed: pass += 1
-                case .failed, .timedOut: fail += 1
+                case .failed, .timedOut, .crashed: fail += 1
                 case .interrupted, .error: error += 1
                 }
             }

@@ -13,19 +13,26 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
     /// Set by the host when the VM failed: the scenarios it never reported
     /// are listed with status `infrastructure`.
     public var infrastructureError: String?
+    /// The scenario in progress, written before it touches the kernel and
+    /// cleared when its result is in; still set on disk if the machine died
+    /// during it. Absent in documents of older runs.
+    public var running: String?
 
     public struct Entry: Codable, Equatable, Sendable {
         public var number: Int
         public var name: String
         /// pass, fail, timeout, error (the harness could not drive the
-        /// kernel or was interrupted), skip, or infrastructure (the VM failed
-        /// before the scenario ran; says nothing about the kernel).
+        /// kernel, could not leave it clean, or was interrupted), crash (the
+        /// kernel oopsed, hit a BUG or WARN, or gained a taint flag), skip,
+        /// or infrastructure (the VM failed before the scenario ran; says
+        /// nothing about the kernel).
         public var status: String
         public var durationSeconds: Double
         public var transitionSeconds: Double
         public var transitions: Int
         public var diagnostics: [String]
-        /// The diff when it failed, else the last lines of the actual transcript.
+        /// The diff when it failed (after the kernel's report for a crash),
+        /// else the last lines of the actual transcript.
         public var logExcerpt: [String]
         /// Paths relative to the kernel's results folder.
         public var artifacts: [String: String]
@@ -44,6 +51,7 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
         case .failed: "fail"
         case .timedOut: "timeout"
         case .interrupted, .error: "error"
+        case .crashed: "crash"
         }
     }
 
@@ -67,8 +75,15 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
             transitionSeconds: result.transitions.totalDuration.seconds,
             transitions: result.transitions.count,
             diagnostics: result.diagnostics,
-            logExcerpt: result.passed ? Array(result.actual.suffix(5)) : diff,
+            logExcerpt: result.passed ? Array(result.actual.suffix(5)) : result.crashExcerpt + diff,
             artifacts: artifacts))
+    }
+
+    /// The document as results.json holds it.
+    public func encoded() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
     }
 
     public func write(to path: String) throws {

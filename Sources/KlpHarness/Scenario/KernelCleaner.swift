@@ -1,28 +1,61 @@
 /// Brings the kernel back to "no test module loaded, no test patch in
 /// sysfs", whatever a scenario left behind, and says what it had to do.
-public struct KernelCleaner {
-    public var kmod: KmodContext
-    public var sysfs: Sysfs
-    public var catalog: ModuleCatalog
-    /// How long a patch may take to leave sysfs before the `force` knob is used.
+/// What it cannot undo (a forced patch's module stays until reboot) it
+/// remembers, so later clean-ups report it instead of waiting for it again.
+public final class KernelCleaner {
+    public let sysfs: Sysfs
+    public let catalog: ModuleCatalog
+    /// How long each clean-up wait may take: a patch leaving sysfs (before
+    /// and after the `force` knob) and a module's refcnt dropping to 0.
     public var patience: Duration = .seconds(20)
+    private let loadedModules: () -> Set<String>
+    private let removeModule: (String) throws -> Void
+    /// Modules the clean-up gave up on, with why: not waited for again.
+    public private(set) var unremovable: [String: String] = [:]
+
+    public convenience init(kmod: KmodContext, sysfs: Sysfs, catalog: ModuleCatalog) {
+        self.init(sysfs: sysfs, catalog: catalog,
+                  loadedModules: { SystemState.loadedModules() },
+                  removeModule: { try kmod.removeModule(named: $0) })
+    }
+
+    /// `loadedModules` and `removeModule` stand for /proc/modules and
+    /// libkmod, so the bookkeeping can be tested on a scratch sysfs tree.
+    init(sysfs: Sysfs, catalog: ModuleCatalog,
+         loadedModules: @escaping () -> Set<String>, removeModule: @escaping (String) throws -> Void) {
+        self.sysfs = sysfs
+        self.catalog = catalog
+        self.loadedModules = loadedModules
+        self.removeModule = removeModule
+    }
 
     /// Test modules loaded now.
     public func leftovers() -> Set<String> {
-        SystemState.loadedModules().intersection(catalog.names)
+        loadedModules().intersection(catalog.names)
     }
 
-    public func isClean() -> Bool {
-        leftovers().isEmpty && sysfs.patches().allSatisfy { !catalog.names.contains($0) }
+    /// Test modules still loaded and test patches still in sysfs, each with
+    /// why if the clean-up knows; empty when the kernel is clean.
+    public func remaining() -> [String] {
+        let patches = Set(sysfs.patches()).intersection(catalog.names)
+        return leftovers().union(patches).sorted().map { name in
+            var text = name
+            if patches.contains(name) && !leftovers().contains(name) { text += " (patch in sysfs)" }
+            if let reason = unremovable[name] { text += " (\(reason))" }
+            return text
+        }
     }
+
+    public func isClean() -> Bool { remaining().isEmpty }
 
     /// Releases blocks, disables our patches, then unloads livepatches before
     /// their targets. Returns one line per thing it did; empty when clean.
-    /// Never abandoned on SIGINT/SIGTERM: it is what those paths rely on.
+    /// Never abandoned on a signal: it is what those paths rely on.
     @discardableResult
     public func clean() -> [String] {
         var log: [String] = []
         let loaded = leftovers()
+        let bound = patience.secondsText
         // 1. A blocked work function would stall every transition below.
         for module in loaded.sorted() {
             let block = sysfs.parameter("block_transition", of: module)
@@ -34,6 +67,10 @@ public struct KernelCleaner {
         }
         // 2. Disable our patches and wait until each has left sysfs.
         for patch in sysfs.patches() where catalog.names.contains(patch) {
+            if let reason = unremovable[patch] {
+                log.append("not waiting again for patch \(patch) to leave sysfs: \(reason)")
+                continue
+            }
             if (try? sysfs.isEnabled(patch)) == true {
                 log.append(describe("disabled patch \(patch)") {
                     try KernelFile.write("0", to: "\(sysfs.patchDirectory(patch))/enabled")
@@ -47,13 +84,25 @@ public struct KernelCleaner {
             return l != r ? l : lhs < rhs
         }
         for module in order {
-            let deadline = Deadline(after: patience)
+            if let reason = unremovable[module] {
+                // One try without waiting: it may have become free after all.
+                if (sysfs.referenceCount(of: module) ?? 0) == 0, (try? removeModule(module)) != nil {
+                    unremovable[module] = nil
+                    log.append("unloaded \(module)")
+                } else {
+                    log.append("not waiting again for \(module) to unload: \(reason)")
+                }
+                continue
+            }
             do {
-                try deadline.wait(for: "\(module)'s refcnt to drop to 0") {
+                try Deadline(after: patience).wait(for: "\(module)'s refcnt to drop to 0 (\(sysfs.moduleDirectory(module))/refcnt)") {
                     (sysfs.referenceCount(of: module) ?? 0) == 0
                 }
-                try kmod.removeModule(named: module)
+                try removeModule(module)
                 log.append("unloaded \(module)")
+            } catch let timeout as WaitTimeout {
+                unremovable[module] = "its refcnt did not drop to 0 within \(bound)"
+                log.append("could not unload \(module): \(timeout)")
             } catch {
                 log.append("could not unload \(module): \(error)")
             }
@@ -68,12 +117,14 @@ public struct KernelCleaner {
             return []
         } catch {
             // Last resort: force marks every task as switched. The kernel then
-            // refuses to unload the patch module, which the report will show.
+            // never drops the patch module's reference (see "force" in
+            // Documentation/livepatch/livepatch.rst), so it stays until reboot.
             let forced = describe("FORCED patch \(patch)'s transition (\(error))") {
                 try KernelFile.write("1", to: "\(sysfs.patchDirectory(patch))/force")
             }
+            unremovable[patch] = "its transition was forced; the kernel keeps a forced patch's module until reboot"
             let waited = (try? Deadline(after: patience).wait(for: condition) { !sysfs.isPatchPresent(patch) }) != nil
-            return [forced] + (waited ? [] : ["patch \(patch) is still in sysfs after force"])
+            return [forced] + (waited ? [] : ["patch \(patch) is still in sysfs \(patience.secondsText) after force"])
         }
     }
 

@@ -3,14 +3,27 @@
 /// non-livepatch used as a livepatch is reported up front, with nothing loaded.
 public struct ModuleCatalog: Sendable {
     public var directory: String
-    /// Module name → its file's info.
+    /// Module name (from .modinfo, as the kernel knows it) → its file's info.
     public var modules: [String: ModuleInfo]
+    /// File name in `directory` → module name. A copy renamed to `x.ko`
+    /// still loads as its .modinfo name, so everything after the insert
+    /// (transition waits, clean-up, the transcript) uses that name.
+    public var files: [String: String]
+
+    public init(directory: String, modules: [String: ModuleInfo], files: [String: String]) {
+        self.directory = directory
+        self.modules = modules
+        self.files = files
+    }
 
     public var names: Set<String> { Set(modules.keys) }
 
     public var livepatchNames: Set<String> { Set(modules.values.filter(\.isLivepatch).map(\.name)) }
 
     public func path(of file: String) -> String { "\(directory)/\(file)" }
+
+    /// The module name `file` loads as, or nil if it is not in the directory.
+    public func moduleName(ofFile file: String) -> String? { files[file] }
 
     /// Reads every `.ko` in `directory`.
     public static func load(directory: String, kmod: KmodContext) throws -> ModuleCatalog {
@@ -21,11 +34,13 @@ public struct ModuleCatalog: Sendable {
         }
         let files = try KernelFile.listDirectory(directory).filter { $0.hasSuffix(".ko") }
         var modules: [String: ModuleInfo] = [:]
+        var names: [String: String] = [:]
         for file in files {
             let info = try readInfo(path: "\(directory)/\(file)", kmod: kmod)
             modules[info.name] = info
+            names[file] = info.name
         }
-        return ModuleCatalog(directory: directory, modules: modules)
+        return ModuleCatalog(directory: directory, modules: modules, files: names)
     }
 
     static func readInfo(path: String, kmod: KmodContext) throws -> ModuleInfo {
@@ -48,12 +63,17 @@ public struct ModuleCatalog: Sendable {
         }
     }
 
-    private func validate(_ step: Step, in scenario: Scenario, release: String) throws {
+    /// A scenario acts only on the test modules of this directory: it loads
+    /// their files, unloads them by name, writes the parameters their
+    /// modinfo declares and the `enabled` knob of those that are livepatches.
+    /// Anything else (rmmod ext4, a kernel parameter, another patch) is bad
+    /// input, named by file and line before anything is loaded.
+    func validate(_ step: Step, in scenario: Scenario, release: String) throws {
         let place = "\(scenario.path):\(step.line)"
+        let known = "test modules in \(directory): \(names.sorted().joined(separator: ", "))"
         switch step.action {
         case .insert(let file, _, _):
-            let name = ModuleName.fromFile(file)
-            guard let info = modules[name] else {
+            guard let name = files[file], let info = modules[name] else {
                 throw HarnessError.badInput(
                     "\(place): module file \(path(of: file)) does not exist",
                     remedy: "build kmod/ for this kernel, or point --modules at the directory that holds \(file)")
@@ -63,14 +83,34 @@ public struct ModuleCatalog: Sendable {
                     "\(path(of: file)) was built for kernel \(info.release), but this kernel is \(release) (vermagic mismatch)",
                     remedy: "rebuild kmod/ against this kernel's headers: make -C kmod KDIR=/lib/modules/\(release)/build")
             }
+        case .remove(let module):
+            guard modules[ModuleName.normalized(module)] != nil else {
+                throw HarnessError.badInput(
+                    "\(place): rmmod \(module): not a test module; a scenario may unload only the modules of its module directory",
+                    remedy: known)
+            }
         case .write(_, .patchEnabled(let patch)):
-            if let info = modules[patch], !info.isLivepatch {
+            guard let info = modules[patch] else {
+                throw HarnessError.badInput(
+                    "\(place): /sys/kernel/livepatch/\(patch)/enabled: \(patch) is not a test module; a scenario may switch only its own livepatches",
+                    remedy: known)
+            }
+            guard info.isLivepatch else {
                 throw HarnessError.badInput(
                     "\(place): the scenario drives \(patch) as a livepatch, but its modinfo has no 'livepatch: Y'",
                     remedy: "build it with MODULE_INFO(livepatch, \"Y\") and klp_enable_patch(), or fix the scenario")
             }
-        case .remove, .write:
-            break
+        case .write(_, .moduleParameter(let module, let parameter)):
+            guard let info = modules[module] else {
+                throw HarnessError.badInput(
+                    "\(place): /sys/module/\(module)/parameters/\(parameter): \(module) is not a test module; a scenario may write only its own modules' parameters",
+                    remedy: known)
+            }
+            guard info.parameters.contains(parameter) else {
+                throw HarnessError.badInput(
+                    "\(place): \(module) has no parameter '\(parameter)' in its modinfo",
+                    remedy: "its parameters: \(info.parameters.isEmpty ? "none" : info.parameters.joined(separator: ", "))")
+            }
         }
     }
 }

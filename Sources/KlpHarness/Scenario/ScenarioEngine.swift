@@ -13,10 +13,17 @@ public final class ScenarioEngine {
     let catalog: ModuleCatalog
     let cleaner: KernelCleaner
     let timeout: Duration
+    /// /proc/sys/kernel/tainted, read at each scenario's start and end.
+    let taintPath: String
     private var markerCount = 0
 
+    /// Test modules the clean-up gave up on (a forced patch's module), with
+    /// why; later scenarios report them instead of waiting for them again.
+    public var unremovable: [String: String] { cleaner.unremovable }
+
     public init(kmod: KmodContext, kmsg: KmsgReader, writer: KmsgWriter = KmsgWriter(),
-                sysfs: Sysfs, catalog: ModuleCatalog, timeout: Duration) {
+                sysfs: Sysfs, catalog: ModuleCatalog, timeout: Duration,
+                taintPath: String = "/proc/sys/kernel/tainted") {
         self.kmod = kmod
         self.kmsg = kmsg
         self.writer = writer
@@ -24,6 +31,7 @@ public final class ScenarioEngine {
         self.catalog = catalog
         self.cleaner = KernelCleaner(kmod: kmod, sysfs: sysfs, catalog: catalog)
         self.timeout = timeout
+        self.taintPath = taintPath
     }
 
     /// Why a scenario stopped before its last step.
@@ -47,11 +55,15 @@ public final class ScenarioEngine {
             diagnostics.append("kernel was not clean before the scenario; clean-up: " + leftovers.joined(separator: "; "))
         }
 
+        // Compared at the end: a flag such as W stays for the rest of the
+        // boot, so only what this scenario's window added counts.
+        let taintBefore = KernelTrouble.readTaint(taintPath)
         let lostBefore = kmsg.lostRecordEvents
         var harnessLines: Set<String> = []
         var status = ScenarioResult.Status.passed
         var records: [KmsgRecord] = []
         var transcriptRecordCount = 0
+        var remaining: [String] = []
         do {
             _ = try kmsg.readAvailable()
             let begin = try mark("begin \(scenario.name)")
@@ -72,6 +84,7 @@ public final class ScenarioEngine {
             if !afterwards.isEmpty {
                 diagnostics.append("clean-up after the scenario: " + afterwards.joined(separator: "; "))
             }
+            remaining = cleaner.remaining()
             records += try readLog(through: try mark("end \(scenario.name)"), deadline: Deadline(after: .seconds(10)))
         } catch {
             status = .error("\(error)")
@@ -80,13 +93,16 @@ public final class ScenarioEngine {
             if !afterwards.isEmpty {
                 diagnostics.append("clean-up after the error: " + afterwards.joined(separator: "; "))
             }
+            remaining = cleaner.remaining()
         }
         let lost = kmsg.lostRecordEvents - lostBefore
         if lost > 0 {
             diagnostics.append("the kernel log overwrote records before they were read (\(lost) times); boot with a larger log_buf_len")
         }
 
-        let filter = TranscriptFilter(modules: catalog.names.union(scenario.moduleNames))
+        // The catalog's names are the modules' own (.modinfo) names, which
+        // is what the kernel prefixes their lines with, whatever the file name.
+        let filter = TranscriptFilter(modules: catalog.names)
         let actual = filter.transcript(from: Array(records.prefix(transcriptRecordCount)), harnessLines: harnessLines)
         let release = SystemState.kernelRelease
         let variants = scenario.variants(for: release)
@@ -94,10 +110,33 @@ public final class ScenarioEngine {
             diagnostics.insert("uses kernel-specific lines for \(release): " + variants.map { "line \($0.line)" }.joined(separator: ", "), at: 0)
         }
         if status == .passed && actual != scenario.transcript(for: release) { status = .failed }
-        return ScenarioResult(
+        status = Self.verdict(status, remaining: remaining, diagnostics: &diagnostics)
+        var crashExcerpt: [String] = []
+        if let trouble = KernelTrouble.find(in: records, taintBefore: taintBefore, taintAfter: KernelTrouble.readTaint(taintPath)) {
+            diagnostics.insert(trouble.headline, at: 0)
+            crashExcerpt = trouble.excerpt
+            if status != .interrupted(signal: Interruption.signalName) { status = .crashed(trouble.headline) }
+        }
+        var result = ScenarioResult(
             scenario: scenario, status: status, actual: actual, records: records,
             wallTime: clock.now - started, transitions: TransitionSpan.spans(in: records),
             diagnostics: diagnostics, kernel: release)
+        result.crashExcerpt = crashExcerpt
+        return result
+    }
+
+    /// A scenario after which test modules are still loaded (or test patches
+    /// still in sysfs) is an error, whatever its transcript said: the kernel
+    /// the next scenario gets is not the one its transcript assumes. A
+    /// timeout or interruption keeps its status and gains the note.
+    static func verdict(_ status: ScenarioResult.Status, remaining: [String], diagnostics: inout [String]) -> ScenarioResult.Status {
+        guard !remaining.isEmpty else { return status }
+        let note = "clean-up failed: still loaded: " + remaining.joined(separator: ", ")
+        diagnostics.append(note)
+        switch status {
+        case .passed, .failed: return .error(note)
+        default: return status
+        }
     }
 
     private func describe(_ stop: Stop, diagnostics: inout [String]) -> ScenarioResult.Status {
@@ -158,7 +197,11 @@ public final class ScenarioEngine {
             } catch {
                 return "insmod: ERROR: could not insert module \(file): \(error.errno.message)"
             }
-            let name = ModuleName.fromFile(file)
+            // The module's own name, not the file's: a renamed copy is
+            // still waited for, cleaned up and filtered as what it is.
+            guard let name = catalog.moduleName(ofFile: file) else {
+                throw Stop.harness("\(file) is not in the module catalog")
+            }
             guard catalog.livepatchNames.contains(name) else { return nil }
             let transition = "\(sysfs.patchDirectory(name))/transition"
             if waitsForTransition {

@@ -6,8 +6,12 @@ public struct ScenarioResult: Sendable {
         case timedOut(limit: Duration, condition: String)
         /// The run was interrupted by a signal during this scenario.
         case interrupted(signal: String)
-        /// The harness could not drive the kernel (e.g. /dev/kmsg unreadable).
+        /// The harness could not drive the kernel (e.g. /dev/kmsg unreadable),
+        /// or could not leave it clean afterwards.
         case error(String)
+        /// The kernel oopsed, hit a BUG or WARN, or gained a taint flag
+        /// during the scenario; the headline says which (KernelTrouble).
+        case crashed(String)
     }
 
     public var scenario: Scenario
@@ -23,7 +27,17 @@ public struct ScenarioResult: Sendable {
     /// The release the scenario ran on; picks kernel-specific lines.
     public var kernel: String?
 
+    /// The kernel's report when the status is `crashed`, as dmesg lines.
+    public var crashExcerpt: [String] = []
+
     public var expected: [String] { scenario.transcript(for: kernel) }
 
     public var passed: Bool { status == .passed }
+
+    /// diff.txt: the notes, then expected against actual as diff -u.
+    public var diffFileLines: [String] {
+        diagnostics.map { "# \($0)" }
+            + crashExcerpt
+            + UnifiedDiff(expected: expected, actual: actual).render(expectedLabel: "expected.txt", actualLabel: "actual.txt")
+    }
 }

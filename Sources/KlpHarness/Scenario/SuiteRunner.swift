@@ -46,10 +46,19 @@ public struct SuiteRunner {
         }
         var document = ResultsDocument(kernel: release, planned: suite.scenarios.count)
 
-        // A skip must reach CI even where the results folder is not writable
-        // (typically: not root), so its files are best effort then.
-        if skipReason == nil { try folder.prepare() } else { try? folder.prepare() }
-        let ktapFile = skipReason == nil ? try folder.appender(folder.ktapPath) : try? folder.appender(folder.ktapPath)
+        // The results folder is opened, checked and cleared before anything
+        // touches the kernel: one that is a link or another user's is bad
+        // input on every path. Only a skip may go on without a writable one
+        // (typically: not root), so it still reaches CI on stdout.
+        let results: OpenResultsFolder?
+        do throws(ResultsFolderError) {
+            results = try folder.openOrExplain()
+        } catch where skipReason != nil && !error.refused {
+            results = nil
+        } catch {
+            throw error.error
+        }
+        let ktapFile = skipReason == nil ? try results?.ktapAppender() : try? results?.ktapAppender()
         let report = KTAPReport { line in
             output(line)
             ktapFile?.append(line)
@@ -59,9 +68,11 @@ public struct SuiteRunner {
             document.skipReason = skipReason
             document.complete = true
             document.addUnreported(suite.scenarios.map(\.name), status: "skip", reason: skipReason)
-            try? folder.write(document)
+            _ = try? results?.write(document)
             return .skipped
         }
+        guard let results else { return .skipped }  // unreachable: opening threw without a skip
+        try results.write(document)
 
         let kmod = try KmodContext()
         let catalog = try ModuleCatalog.load(directory: options.modules, kmod: kmod)
@@ -77,45 +88,55 @@ public struct SuiteRunner {
         let clock = ContinuousClock()
         let started = clock.now
         report.header(plan: suite.scenarios.count)
-        report.diagnostic("kernel \(release); modules \(options.modules); scenarios \(options.scenarios)")
-        var results: [ScenarioResult] = []
-        try folder.write(document)
+        report.diagnostic("kernel \(release); modules \(options.modules); scenarios \(options.scenarios); results \(folder.root)")
+        var outcomes: [ScenarioResult] = []
         for (index, scenario) in suite.scenarios.enumerated() {
             if Interruption.isRequested { break }
             report.diagnostic("starting \(index + 1) \(scenario.name)")
+            // On disk before the kernel is touched: if the machine dies in
+            // this scenario, results.json says which one was running.
+            document.running = scenario.name
+            try results.write(document)
             let result = engine.run(scenario)
-            results.append(result)
-            try folder.write(result)
+            outcomes.append(result)
+            var changed = try results.write(result)
+            document.running = nil
             document.append(result, number: index + 1)
-            try folder.write(document)
-            if let channel {
-                let directory = scenario.name
-                for file in try KernelFile.listDirectory(folder.scenarioDirectory(directory)) {
-                    try channel.send("\(directory)/\(file)", from: folder.root)
-                }
-                try channel.send("results.json", from: folder.root)
-            }
+            changed += try results.write(document)
             report.result(result, number: index + 1)
+            // The hermetic guest's host reads these even if the kernel
+            // crashes in the next scenario.
+            for file in changed { try channel?.send(file, from: folder.root) }
         }
         document.complete = !Interruption.isRequested
-        try folder.write(document)
-        let transitionTime = results.reduce(Duration.zero) { $0 + $1.transitions.totalDuration }
-        report.diagnostic("suite: \(results.count) scenario(s) in \((clock.now - started).secondsText) wall, \(transitionTime.secondsText) in transitions")
-        if Interruption.isRequested {
-            report.diagnostic("interrupted by \(Interruption.signalName) after \(results.count) of \(suite.scenarios.count) scenario(s); the kernel was cleaned up")
+        try results.write(document)
+        let transitionTime = outcomes.reduce(Duration.zero) { $0 + $1.transitions.totalDuration }
+        report.diagnostic("suite: \(outcomes.count) scenario(s) in \((clock.now - started).secondsText) wall, \(transitionTime.secondsText) in transitions")
+        if !engine.unremovable.isEmpty {
+            report.diagnostic("still loaded after the run: " + engine.unremovable.map { "\($0.key) (\($0.value))" }.sorted().joined(separator: "; ") + "; reboot to get a clean kernel")
         }
-        report.totals(KTAPReport.Totals(results))
+        if Interruption.isRequested {
+            report.diagnostic("interrupted by \(Interruption.signalName) after \(outcomes.count) of \(suite.scenarios.count) scenario(s); the kernel was cleaned up")
+        }
+        report.totals(KTAPReport.Totals(outcomes))
         if Interruption.isRequested { return Interruption.exitStatus }
-        return results.allSatisfy(\.passed) ? .passed : .failed
+        return outcomes.allSatisfy(\.passed) ? .passed : .failed
     }
 
     /// Why this kernel or user cannot run the suite, or nil if it can.
-    static func reasonToSkip(isRoot: Bool, sysfs: Sysfs) -> String? {
+    static func reasonToSkip(isRoot: Bool, sysfs: Sysfs, printkDevkmsg: String = "/proc/sys/kernel/printk_devkmsg") -> String? {
         if !isRoot {
             return "not root: loading modules and writing livepatch sysfs files needs root (run with sudo)"
         }
         if !sysfs.supportsLivepatch {
             return "\(sysfs.livepatchRoot) is missing: this kernel has no livepatch support (CONFIG_LIVEPATCH=y)"
+        }
+        // With printk.devkmsg=off the kernel silently drops every line user
+        // space writes to /dev/kmsg (Documentation/admin-guide/sysctl/kernel.rst,
+        // printk_devkmsg), so the runner's markers would never appear and
+        // every scenario would wait out its whole time limit.
+        if (try? KernelFile.readValue(printkDevkmsg)) == "off" {
+            return "\(printkDevkmsg) reads 'off' (printk.devkmsg=off): the kernel drops the runner's /dev/kmsg markers; boot without printk.devkmsg=off, or echo ratelimit > \(printkDevkmsg) if the boot command line did not set it"
         }
         return nil
     }

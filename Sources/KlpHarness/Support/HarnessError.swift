@@ -13,8 +13,11 @@ public enum ExitStatus: Int32, Sendable {
     case infrastructure = 3
     /// This kernel or user cannot run the suite (kselftest's skip code).
     case skipped = 4
-    /// Stopped by SIGINT; SIGTERM gives 143. Clean-up ran first.
+    /// Stopped by a signal, 128 + its number: SIGHUP 129, SIGINT 130,
+    /// SIGPIPE 141, SIGTERM 143. Clean-up ran first.
+    case interruptedByHangup = 129
     case interruptedByInt = 130
+    case interruptedByBrokenPipe = 141
     case interruptedByTerm = 143
 }
 

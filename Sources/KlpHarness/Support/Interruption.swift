@@ -9,16 +9,23 @@ import Glibc
 private let pendingSignal = Atomic<Int32>(0)
 
 public enum Interruption {
-    /// Installs SIGINT/SIGTERM handlers. The first signal is the one that
-    /// counts; a second SIGINT kills the process the ordinary way, for a user
-    /// who really wants out.
+    /// The signals that stop a run cleanly: SIGINT (Ctrl-C), SIGTERM
+    /// (timeout(1), kselftest), SIGHUP (the terminal or SSH session went
+    /// away) and SIGPIPE (whoever read stdout is gone). Each would otherwise
+    /// kill the process with test modules loaded and dynamic debug left on.
+    public static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGPIPE]
+
+    /// Installs the handlers. The first signal is the one that counts; a
+    /// second SIGINT kills the process the ordinary way, for a user who
+    /// really wants out.
     public static func install() {
-        for signo in [SIGINT, SIGTERM] {
+        for signo in handled {
             Glibc.signal(signo) { received in
                 // GNU timeout signals the process and then its group, and
                 // kselftest nests two timeouts: one expiry can deliver SIGTERM
-                // up to four times. Only a repeated SIGINT (a user pressing
-                // Ctrl-C again) gets out without cleaning up.
+                // up to four times; and every later write to a closed stdout
+                // raises SIGPIPE again. Only a repeated SIGINT (a user
+                // pressing Ctrl-C again) gets out without cleaning up.
                 let first = pendingSignal.compareExchange(expected: 0, desired: received, ordering: .relaxed).exchanged
                 if !first && received == SIGINT {
                     Glibc.signal(received, SIG_DFL)
@@ -32,9 +39,26 @@ public enum Interruption {
 
     public static var isRequested: Bool { signal != 0 }
 
-    public static var exitStatus: ExitStatus {
-        signal == SIGTERM ? .interruptedByTerm : .interruptedByInt
+    public static var exitStatus: ExitStatus { exitStatus(for: signal) }
+
+    public static var signalName: String { name(of: signal) }
+
+    /// 128 + the signal number, as a shell reports a process the signal killed.
+    static func exitStatus(for signal: Int32) -> ExitStatus {
+        switch signal {
+        case SIGTERM: .interruptedByTerm
+        case SIGHUP: .interruptedByHangup
+        case SIGPIPE: .interruptedByBrokenPipe
+        default: .interruptedByInt
+        }
     }
 
-    public static var signalName: String { signal == SIGTERM ? "SIGTERM" : "SIGINT" }
+    static func name(of signal: Int32) -> String {
+        switch signal {
+        case SIGTERM: "SIGTERM"
+        case SIGHUP: "SIGHUP"
+        case SIGPIPE: "SIGPIPE"
+        default: "SIGINT"
+        }
+    }
 }

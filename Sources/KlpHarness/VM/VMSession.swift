@@ -122,7 +122,7 @@ public struct VMSession: Sendable {
     /// worst remaining code: a real regression is never masked by an
     /// infrastructure hiccup on another kernel.
     static func overallStatus(_ statuses: [ExitStatus]) -> ExitStatus {
-        for wanted in [ExitStatus.failed, .infrastructure, .interruptedByTerm, .interruptedByInt, .badInput] where statuses.contains(wanted) {
+        for wanted in [ExitStatus.failed, .infrastructure, .interruptedByTerm, .interruptedByInt, .interruptedByHangup, .interruptedByBrokenPipe, .badInput] where statuses.contains(wanted) {
             return wanted
         }
         return statuses.allSatisfy { $0 == .skipped } ? .skipped : .passed
