@@ -14,12 +14,12 @@ struct KernelTroubleTests {
         #expect(trouble.excerpt.first?.hasSuffix("] ------------[ cut here ]------------") == true)
         #expect(trouble.excerpt[1].hasSuffix("] livepatch_callbacks_crash: warning on request"))
         #expect(trouble.excerpt.contains { $0.hasSuffix("] ---[ end trace 0000000000000000 ]---") })
-        #expect(trouble.excerpt.count <= KernelTrouble.excerptLength)
+        #expect(trouble.excerpt.count <= KernelCrash.excerptLimit)
     }
 
     @Test func theLogBeforeTheWarningIsClean() throws {
         let records = try Fixture.rawKmsgRecords("kmsg-crash-warn")
-        let cut = try #require(records.firstIndex { $0.message == KernelTrouble.cutHere })
+        let cut = try #require(records.firstIndex { $0.message == KernelCrash.cutHere })
         #expect(KernelTrouble.crash(in: Array(records[..<cut])) == nil)
         // The runner's own lines come from user space and never count.
         let ours = KmsgRecord(sequence: 1, timestamp: 1, facility: 1, level: 6, message: "BUG: in a scenario line")

@@ -5,29 +5,15 @@ public struct KernelTrouble: Equatable, Sendable {
     /// The line for KTAP: `kernel crashed: WARNING: CPU: 1 PID: …` or
     /// `kernel tainted: W`.
     public var headline: String
-    /// The log from the first report line, at most `excerptLength` lines.
+    /// The log from the first report line, at most `KernelCrash.excerptLimit` lines.
     public var excerpt: [String]
 
-    public static let excerptLength = 60
-
-    /// Lines that open a kernel report (the formats of lib/bug.c,
-    /// kernel/panic.c and arch/x86/kernel/traps.c/dumpstack.c). `cut here`
-    /// precedes a WARN or BUG; the line after names it.
-    static let cutHere = "------------[ cut here ]------------"
-    static let headlines = ["WARNING: CPU:", "kernel BUG at", "BUG: ", "Oops: ", "general protection fault"]
-
     /// The first crash, BUG or WARN among `records` (kernel records only: a
-    /// scenario's own lines come from user space), or nil.
+    /// scenario's own lines come from user space), or nil. The console of a
+    /// crashed guest is read the same way (KernelCrash).
     public static func crash(in records: [KmsgRecord]) -> KernelTrouble? {
-        let kernel = records.filter(\.isFromKernel)
-        guard let start = kernel.firstIndex(where: { record in
-            record.message == cutHere || headlines.contains { record.message.hasPrefix($0) }
-        }) else { return nil }
-        let headline = kernel[start...].first { record in headlines.contains { record.message.hasPrefix($0) } }
-            ?? kernel[start]
-        return KernelTrouble(
-            headline: "kernel crashed: \(headline.message)",
-            excerpt: kernel[start...].prefix(excerptLength).map(\.dmesgLine))
+        guard let crash = KernelCrash.first(in: records.filter(\.isFromKernel).map(\.dmesgLine)) else { return nil }
+        return KernelTrouble(headline: "kernel crashed: \(crash.headline)", excerpt: crash.excerpt)
     }
 
     /// Taint flags that loading our own modules sets, which say nothing

@@ -103,10 +103,11 @@ public struct SuiteRunner {
             document.running = nil
             document.append(result, number: index + 1)
             changed += try results.write(document)
-            report.result(result, number: index + 1)
-            // The hermetic guest's host reads these even if the kernel
-            // crashes in the next scenario.
+            // Sent before the KTAP line, so a host that sees `ok N` has this
+            // scenario's files even if the kernel crashes in the next one.
             for file in changed { try channel?.send(file, from: folder.root) }
+            try channel?.drain()
+            report.result(result, number: index + 1)
         }
         document.complete = !Interruption.isRequested
         try results.write(document)

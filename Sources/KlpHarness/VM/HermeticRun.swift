@@ -173,7 +173,7 @@ struct HermeticRun {
             let reason = vm.timedOut
                 ? "the VM exceeded its wall-clock limit of \(wallClock.limit.secondsText) and was killed"
                 : stream.started == nil && stream.reported.isEmpty && boots == 1
-                    ? "the guest did not start the suite (QEMU exited with \(vm.status))"
+                    ? "the VM did not start the suite (QEMU exited with \(vm.status)\(Self.firstLine(of: qemuLog).map { ": \($0)" } ?? ""))"
                     : "the VM stopped (QEMU exited with \(vm.status)) without the runner's exit status and without a kernel crash in the console"
             document.infrastructureError = reason + "; see console.log and qemu.log"
             document.addUnreported(remaining.map(\.name), status: "infrastructure", reason: reason)
@@ -262,6 +262,11 @@ struct HermeticRun {
         let digits = rest.prefix { $0.isNumber }
         guard offset > 0, let number = Int(digits) else { return line }
         return prefix + String(number + offset) + rest.dropFirst(digits.count)
+    }
+
+    /// QEMU's first complaint, for the one-line error.
+    static func firstLine(of path: String) -> String? {
+        lines(of: path, from: 0).first { !$0.isEmpty }
     }
 
     /// The console log's lines from byte `offset` on (this boot's part).

@@ -40,6 +40,16 @@ public enum ResultsChannel {
 
         deinit { try? fd.close() }
 
+        /// Waits until the serial port has sent everything written so far
+        /// (tcdrain): a write returns once the bytes are in the tty's
+        /// buffer, not on the wire.
+        public func drain() throws(KernelFileError) {
+            guard isatty(fd.rawValue) == 1 else { return }
+            guard tcdrain(fd.rawValue) == 0 else {
+                throw KernelFileError(path: path, operation: "drain", errno: ErrnoDescription(errno))
+            }
+        }
+
         /// Sends `relativePath` of `root` (as it is on disk now).
         public func send(_ relativePath: String, from root: String) throws {
             let bytes = try FileBytes.read("\(root)/\(relativePath)")

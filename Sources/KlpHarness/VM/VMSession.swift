@@ -64,9 +64,11 @@ public struct VMSession: Sendable {
             : []
         Interruption.install()
         let prepared = try prepareKernels()
+        let probeStarted = ContinuousClock.now
         let choice = options.accelerator.map { Accelerator.Choice(accelerator: $0, reason: "forced with --accel") }
             ?? Accelerator.probe(kernel: prepared[0].bootImage, cache: "\(absolute(options.cache))/accelerator")
-        log("VMs use \(choice.accelerator.rawValue.uppercased()) (\(choice.reason)), \(options.cpus) vCPUs, \(options.memory), limit \(options.wallClockLimit.secondsText) each")
+        let probeTime = options.accelerator == nil ? "; decided in \((ContinuousClock.now - probeStarted).secondsText)" : ""
+        log("VMs use \(choice.accelerator.rawValue.uppercased()) (\(choice.reason)\(probeTime)), \(options.cpus) vCPUs, \(options.memory), limit \(options.wallClockLimit.secondsText) each")
 
         let streaming = prepared.count == 1
         let outcomes = KernelOutcomes(count: prepared.count)
@@ -187,7 +189,7 @@ public struct VMSession: Sendable {
             outcome.document = result.document
             outcome.status = result.status
             if let reason = result.infrastructureError {
-                log("\(release): error: \(reason), after \(outcome.elapsed.secondsText); console log: \(consoleLog)")
+                log("\(release): error: \(reason); console log: \(consoleLog)")
                 log("\(release): hint: an infrastructure problem, not a scenario result. Read the end of \(consoleLog) and \(folder.root)/qemu.log; raise --vm-timeout if the machine is only slow")
             } else if Interruption.isRequested {
                 log("\(release): stopped by \(Interruption.signalName) after \(outcome.elapsed.secondsText)")
