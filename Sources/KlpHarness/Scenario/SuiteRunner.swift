@@ -32,6 +32,7 @@ public struct SuiteRunner {
     /// anything is loaded; a kernel or user that cannot run the suite gives
     /// a KTAP skip and `.skipped`.
     public func run() throws -> ExitStatus {
+        let startUp = ContinuousClock.now
         let suite = try ScenarioSuite.select(directory: options.scenarios, names: options.names, shard: options.shard)
         let release = SystemState.kernelRelease
         let folder = ResultsFolder(root: options.results, release: release)
@@ -74,6 +75,7 @@ public struct SuiteRunner {
         guard let results else { return .skipped }  // unreachable: opening threw without a skip
         try results.write(document)
 
+        let loading = ContinuousClock.now
         let kmod = try KmodContext()
         let catalog = try ModuleCatalog.load(directory: options.modules, kmod: kmod)
         try catalog.validate(for: suite.scenarios, release: release)
@@ -88,6 +90,8 @@ public struct SuiteRunner {
         let clock = ContinuousClock()
         let started = clock.now
         report.header(plan: suite.scenarios.count)
+        // Start-up is part of every VM run's wait: say where it went.
+        report.diagnostic("start-up: \((clock.now - startUp).secondsText) (scenarios and results folder \((loading - startUp).secondsText), modules and dynamic debug \((clock.now - loading).secondsText))")
         report.diagnostic("kernel \(release); modules \(options.modules); scenarios \(options.scenarios); results \(folder.root)")
         var outcomes: [ScenarioResult] = []
         for (index, scenario) in suite.scenarios.enumerated() {

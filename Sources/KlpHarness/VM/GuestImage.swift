@@ -33,6 +33,7 @@ public struct GuestImage: Sendable {
         mount -t sysfs sysfs /sys
         mount -t devtmpfs devtmpfs /dev
         mount -t debugfs debugfs /sys/kernel/debug
+        echo "# guest: init started $(cut -d' ' -f1 /proc/uptime) s after the kernel did" >/dev/ttyS1
         . /klp/boot.conf
         /klp/klp-harness run --modules /klp/modules --scenarios /klp/scenarios --results /results \\
         \t--timeout "$timeout" --results-channel /dev/ttyS2 "$@" >/dev/ttyS1 2>&1

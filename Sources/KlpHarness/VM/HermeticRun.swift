@@ -90,6 +90,10 @@ struct HermeticRun {
                 }
                 // The host prints the totals of all boots at the end.
                 if line.hasPrefix("# Totals:") || Self.isClosingCount(line) { return }
+                if line.hasPrefix("# guest: ") {
+                    log("\(release): \(line.dropFirst(2))")
+                    return
+                }
                 if line.hasPrefix("klp-harness: ") {
                     log("\(release): guest: \(line.dropFirst("klp-harness: ".count))")
                     return
