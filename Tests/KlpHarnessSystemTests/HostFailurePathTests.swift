@@ -20,6 +20,23 @@ final class HostFailurePathTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("hint: use an alias (6.1, 6.12)"), result.stderr)
     }
 
+    func testKernelValueThatIsAPatternNeverReachesApt() throws {
+        let result = try HarnessProcess.run(["vm", "--kernel", "6.1.*"])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("error: --kernel '6.1.*' is neither an alias nor a kernel release name"), result.stderr)
+    }
+
+    /// A broken apt is the machine's problem (3), not a bad kernel name (2).
+    func testBrokenAptIsAnInfrastructureError() throws {
+        let scratch = try ScratchDirectory()
+        try scratch.write("Dir::State::lists \"\(scratch.path)/no-such-lists\";\nthis is not apt syntax {\n", to: "apt.conf")
+        let result = try HarnessProcess.runCommand([HarnessProcess.binary, "vm", "--kernel", "6.1.0-56-amd64"],
+                                                   environment: ["APT_CONFIG": "\(scratch.path)/apt.conf"])
+        XCTAssertEqual(result.status, 3, result.stderr)
+        XCTAssertTrue(result.stderr.contains("error: apt-cache policy linux-image-6.1.0-56-amd64 failed"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("hint: apt itself is broken here, not the kernel name"), result.stderr)
+    }
+
     func testKernelTreeThatWasNotBuilt() throws {
         let scratch = try ScratchDirectory()
         try scratch.write("# not a kernel\n", to: "Makefile")

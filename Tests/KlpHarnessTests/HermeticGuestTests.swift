@@ -139,3 +139,14 @@ struct HermeticGuestTests {
         #expect(Accelerator.parseCache(cached, key: "QEMU 8.0; host 6.18; /dev/kvm 1/2/3") == nil)
     }
 }
+
+@Suite("Kernel names")
+struct KernelNameTests {
+    @Test("release names reach apt; patterns and paths do not", arguments: [
+        ("6.1.0-56-amd64", true), ("6.12.117+deb12-amd64", true),
+        ("6.1.*", false), ("linux-image-6.1", false), ("", false), ("6.1 ; rm", false), ("../6.1", false), ("^6", false),
+    ])
+    func releaseName(text: String, valid: Bool) {
+        #expect(KernelSelection.isReleaseName(text) == valid)
+    }
+}

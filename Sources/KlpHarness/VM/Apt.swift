@@ -4,21 +4,35 @@ public struct Apt: Sendable {
 
     public init(log: @escaping @Sendable (String) -> Void) { self.log = log }
 
-    public func hasCandidate(_ package: String) -> Bool {
-        guard let outcome = try? Subprocess("apt-cache", ["policy", package]).run(timeout: .seconds(60)) else { return false }
-        return outcome.output.split(separator: "\n").contains {
+    /// Whether apt has a version of `package` to install. A failing
+    /// apt-cache (broken sources, a held lock, a bad APT_CONFIG) is an
+    /// infrastructure error, told apart from a package apt does not know.
+    public func hasCandidate(_ package: String) throws -> Bool {
+        let output = try query(["policy", package])
+        return output.split(separator: "\n").contains {
             $0.trimmingSpaces.hasPrefix("Candidate:") && !$0.contains("(none)")
         }
     }
 
     /// `apt-cache depends`'s Depends: lines.
-    public func dependencies(of package: String) -> [String] {
-        guard let outcome = try? Subprocess("apt-cache", ["depends", package]).run(timeout: .seconds(60)) else { return [] }
-        return outcome.output.split(separator: "\n").compactMap { line in
+    public func dependencies(of package: String) throws -> [String] {
+        try query(["depends", package]).split(separator: "\n").compactMap { line in
             let text = line.trimmingSpaces
             guard text.hasPrefix("Depends: ") else { return nil }
             return String(text.dropFirst("Depends: ".count))
         }
+    }
+
+    private func query(_ arguments: [String]) throws -> String {
+        let outcome = try Subprocess("apt-cache", arguments).run(timeout: .seconds(60))
+        // apt-cache exits 0 and prints nothing for an unknown package, but
+        // reports broken configuration or lists with "E:" and a failure.
+        guard outcome.status == 0, !outcome.output.split(separator: "\n").contains(where: { $0.hasPrefix("E: ") }) else {
+            throw HarnessError.infrastructure(
+                "apt-cache \(arguments.joined(separator: " ")) failed (exit \(outcome.status)): \(outcome.output.suffix(800))",
+                remedy: "apt itself is broken here, not the kernel name: fix it (apt-get update should succeed), then try again")
+        }
+        return outcome.output
     }
 
     public func install(_ package: String, why: String) throws {

@@ -17,6 +17,14 @@ public enum KernelSelection: Equatable, Sendable {
         return expanded.isEmpty ? ["6.1"] : expanded
     }
 
+    /// A Debian kernel release as `uname -r` prints it (`6.1.0-56-amd64`,
+    /// `6.12.117+deb12-amd64`): it starts with a digit and holds no apt
+    /// pattern characters, so it can never reach apt as a regex or glob.
+    public static func isReleaseName(_ text: String) -> Bool {
+        guard let first = text.first, first.isASCII, first.isNumber, text.count <= 64 else { return false }
+        return text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".+-_~".contains($0)) }
+    }
+
     public init(_ text: String) {
         self = Self.aliases.contains { $0.alias == text } ? .debian(alias: text) : .release(text)
     }
@@ -25,7 +33,12 @@ public enum KernelSelection: Equatable, Sendable {
     public func resolve(apt: Apt) throws -> String {
         switch self {
         case .release(let release):
-            guard apt.hasCandidate("linux-image-\(release)") else {
+            guard Self.isReleaseName(release) else {
+                throw HarnessError.badInput(
+                    "--kernel '\(release)' is neither an alias nor a kernel release name",
+                    remedy: "use \(Self.aliases.map(\.alias).joined(separator: ", ")), all, or a release such as 6.1.0-56-amd64 (digits, letters, '.', '+', '-'; no patterns)")
+            }
+            guard try apt.hasCandidate("linux-image-\(release)") else {
                 throw HarnessError.badInput(
                     "apt does not know a package linux-image-\(release)",
                     remedy: "use an alias (\(Self.aliases.map(\.alias).joined(separator: ", "))) or a release listed by 'apt-cache search linux-image-6'; run 'apt-get update' if the lists are old")
@@ -33,7 +46,7 @@ public enum KernelSelection: Equatable, Sendable {
             return release
         case .debian(let alias):
             guard let metapackage = Self.aliases.first(where: { $0.alias == alias })?.metapackage,
-                  let dependency = apt.dependencies(of: metapackage).first(where: { $0.hasPrefix("linux-image-") })
+                  let dependency = try apt.dependencies(of: metapackage).first(where: { $0.hasPrefix("linux-image-") })
             else {
                 throw HarnessError.infrastructure(
                     "apt cannot resolve the \(alias) kernel (no linux-image dependency of its metapackage)",

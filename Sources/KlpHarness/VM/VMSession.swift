@@ -72,10 +72,16 @@ public struct VMSession: Sendable {
 
         let streaming = prepared.count == 1
         let outcomes = KernelOutcomes(count: prepared.count)
+        var runner = ""
+        if options.exec == nil {
+            try ResultsFolder.makeDirectories(absolute(options.guestRoot))
+            runner = GuestImage.strippedRunner(try Self.executablePath(), into: absolute(options.guestRoot))
+        }
+        let guestRunner = runner
         let runOne: @Sendable (Int) -> Void = { index in
             guard !Interruption.isRequested else { return }
             let outcome = options.exec == nil
-                ? runSuite(prepared[index], accelerator: choice.accelerator, streaming: streaming, planned: planned)
+                ? runSuite(prepared[index], runner: guestRunner, accelerator: choice.accelerator, streaming: streaming, planned: planned)
                 : runCommand(prepared[index], accelerator: choice.accelerator)
             outcomes.set(index, outcome)
             if !streaming {
@@ -156,7 +162,7 @@ public struct VMSession: Sendable {
 
     /// The suite in the hermetic guest: an initramfs of this runner, the
     /// modules and the scenarios, booted straight from the kernel.
-    func runSuite(_ prepared: PreparedKernel, accelerator: Accelerator, streaming: Bool, planned: [Scenario]) -> KernelOutcome {
+    func runSuite(_ prepared: PreparedKernel, runner: String, accelerator: Accelerator, streaming: Bool, planned: [Scenario]) -> KernelOutcome {
         let release = prepared.kernel.release
         let folder = ResultsFolder(root: absolute(options.results), release: release)
         var outcome = KernelOutcome(release: release, status: .infrastructure, elapsed: .zero, resultsFolder: folder.root, document: nil)
@@ -165,10 +171,8 @@ public struct VMSession: Sendable {
             try folder.prepare()
             let consoleLog = "\(folder.root)/\(ResultsFolder.consoleLogName)"
             try ResultsFolder.write("", to: consoleLog)
-            let runner = try Self.executablePath()
             let busybox = try Subprocess.resolve("busybox")
             let imagePath = "\(absolute(options.guestRoot))/\(release).cpio"
-            try ResultsFolder.makeDirectories(absolute(options.guestRoot))
             let contents = GuestImage.Contents(runner: runner, busybox: busybox, modules: prepared.modules,
                                                scenarios: absolute(options.scenarios))
             let libraries = Set(try GuestImage.libraries(of: runner) + GuestImage.libraries(of: busybox)).sorted()
