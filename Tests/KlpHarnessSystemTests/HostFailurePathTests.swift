@@ -37,6 +37,21 @@ final class HostFailurePathTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("hint: apt itself is broken here, not the kernel name"), result.stderr)
     }
 
+    /// The KTAP port discarded on the host: the guest's exit status and
+    /// results still arrive over the results channel, so a passing suite
+    /// stays a pass, never an infrastructure error.
+    func testLostKTAPStreamKeepsTheGuestsVerdict() throws {
+        let scratch = try ScratchDirectory()
+        let result = try HarnessProcess.runCommand(
+            [HarnessProcess.binary, "vm", "--accel", "tcg", "--cpus", "1", "--results", scratch.path, "pre-patch-callback-enodev", "module-going-notifier"],
+            environment: ["KLP_HARNESS_TEST_DROP_KTAP": "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("came over the results channel only"), result.stderr)
+        let release = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: scratch.path).first { $0.hasPrefix("6.") })
+        let document = try ResultsDocument.read(from: "\(scratch.path)/\(release)/results.json")
+        XCTAssertEqual(document.scenarios.map(\.status), ["pass", "pass"])
+    }
+
     func testKernelTreeThatWasNotBuilt() throws {
         let scratch = try ScratchDirectory()
         try scratch.write("# not a kernel\n", to: "Makefile")

@@ -22,9 +22,10 @@ public struct GuestImage: Sendable {
 
     /// The guest's init (busybox sh). KTAP and the runner's messages go to
     /// ttyS1 (the host's stream), result files to ttyS2 (the host's channel
-    /// file), and the kernel console stays on ttyS0 (console.log). The last
-    /// line on ttyS1 is the runner's exit status: the verdict comes from
-    /// the guest, not from how QEMU ended.
+    /// file), and the kernel console stays on ttyS0 (console.log). The
+    /// runner's exit status ends both ttyS1 and the channel (as the file
+    /// `exit-status`): the verdict comes from the guest, not from how QEMU
+    /// ended, and survives the loss of either port.
     static let initScript = """
         #!/bin/busybox sh
         /bin/busybox --install -s /bin
@@ -37,12 +38,16 @@ public struct GuestImage: Sendable {
         . /klp/boot.conf
         /klp/klp-harness run --modules /klp/modules --scenarios /klp/scenarios --results /results \\
         \t--timeout "$timeout" --results-channel /dev/ttyS2 "$@" >/dev/ttyS1 2>&1
-        echo "klp-harness-guest: exit $?" >/dev/ttyS1
+        status=$?
+        echo "klp-harness-guest: exit $status" >/dev/ttyS1
+        printf 'KLP-FILE %s exit-status\\n%s' "${#status}" "$status" >/dev/ttyS2
         reboot -f
 
         """
 
     public static let exitPrefix = "klp-harness-guest: exit "
+    /// The runner's exit status as the init sends it over the results channel.
+    public static let exitStatusFile = "exit-status"
 
     /// Writes the shared part of the image to `path`.
     public static func build(_ contents: Contents, libraries: [String], to path: String) throws -> GuestImage {

@@ -27,6 +27,13 @@ public struct QemuLauncher: Sendable {
     /// doesn't work!"); virtual machines skip it with `no_timer_check`.
     public static let kernelArguments = "console=ttyS0 quiet panic=-1 oops=panic no_timer_check"
 
+    /// The host end of ttyS1. The harness's own test of a lost KTAP stream
+    /// (HostFailurePathTests) sets KLP_HARNESS_TEST_DROP_KTAP=1 to discard
+    /// it, and checks that the verdict still arrives over the channel.
+    var ktapBackend: String {
+        ProcessInfo.processInfo.environment["KLP_HARNESS_TEST_DROP_KTAP"] == "1" ? "null,id=ktap" : "stdio,id=ktap,signal=off"
+    }
+
     public func arguments(kernel: String, initrd: String, consoleLog: String, channel: String) -> [String] {
         [
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
@@ -34,7 +41,7 @@ public struct QemuLauncher: Sendable {
             "-m", memory, "-smp", String(cpus),
             "-kernel", kernel, "-initrd", initrd, "-append", Self.kernelArguments,
             "-chardev", "file,id=console,append=on,path=\(Self.escaped(consoleLog))", "-serial", "chardev:console",
-            "-chardev", "stdio,id=ktap,signal=off", "-serial", "chardev:ktap",
+            "-chardev", ktapBackend, "-serial", "chardev:ktap",
             "-chardev", "file,id=results,path=\(Self.escaped(channel))", "-serial", "chardev:results",
         ]
     }
