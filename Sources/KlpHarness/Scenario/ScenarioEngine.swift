@@ -3,8 +3,10 @@ import Glibc
 #endif
 
 /// Runs one scenario against the live kernel: writes each action line into
-/// the kernel log, performs the action with libkmod or sysfs, waits as the
-/// seeds' rules say, and collects the log from its start marker to its end.
+/// the kernel log, performs the action with libkmod or sysfs, waits as
+/// `tools/testing/selftests/livepatch/functions.sh` does (for the transition,
+/// for the module's reference count), and collects the log from its start
+/// marker to its end.
 public final class ScenarioEngine {
     let kmod: KmodContext
     let kmsg: KmsgReader
