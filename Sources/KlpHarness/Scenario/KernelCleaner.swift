@@ -46,8 +46,6 @@ public final class KernelCleaner {
         }
     }
 
-    public func isClean() -> Bool { remaining().isEmpty }
-
     /// Releases blocks, disables our patches, then unloads livepatches before
     /// their targets. Returns one line per thing it did; empty when clean.
     /// Never abandoned on a signal: it is what those paths rely on.
