@@ -14,11 +14,7 @@ public enum JUnitReport {
     }
 
     public static func write(_ documents: [ResultsDocument], to path: String) throws {
-        let temporary = path + ".tmp"
-        try ResultsFolder.write(render(documents), to: temporary)
-        guard rename(temporary, path) == 0 else {
-            throw KernelFileError(path: path, operation: "replace", errno: ErrnoDescription(errno))
-        }
+        try FileBytes.replace(path, with: Array(render(documents).utf8))
     }
 
     /// The counts JUnit puts on `<testsuites>` and `<testsuite>`; the time is

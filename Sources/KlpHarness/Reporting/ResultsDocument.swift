@@ -74,12 +74,7 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(self)
-        let temporary = path + ".tmp"
-        try data.write(to: URL(fileURLWithPath: temporary))
-        guard rename(temporary, path) == 0 else {
-            throw KernelFileError(path: path, operation: "replace", errno: ErrnoDescription(errno))
-        }
+        try FileBytes.replace(path, with: try encoder.encode(self))
     }
 
     public static func read(from path: String) throws -> ResultsDocument {
