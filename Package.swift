@@ -20,8 +20,9 @@ let package = Package(
             providers: [.apt(["libkmod-dev"])]
         ),
         // The engine. Its folders are the layers: Kmod (the libkmod binding),
-        // Kernel (kmsg, sysfs, dynamic debug), Scenario (format and engine),
-        // Reporting (diff, KTAP, results folder) and VM (the host side).
+        // Kernel (kmsg, sysfs, dynamic debug, livepatch verbs), Scenario
+        // (format and engine), Reporting (diff, KTAP, results folder), Suite
+        // (runs a suite over both), Support and VM (the host side).
         .target(
             name: "KlpHarness",
             dependencies: [

@@ -57,7 +57,7 @@ struct ShowCommand: ParsableCommand {
             for run in kernels {
                 guard let entry = run.document.scenarios.first(where: { $0.name == scenario }) else { continue }
                 guard let artifacts = run.artifacts(of: scenario) else {
-                    printLine("\(scenario) on \(run.release): \(entry.status), no transcripts (\(entry.diagnostics.first ?? "not run"))")
+                    printLine("\(scenario) on \(run.release): \(entry.status.rawValue), no transcripts (\(entry.diagnostics.first ?? "not run"))")
                     shown += 1
                     continue
                 }

@@ -227,7 +227,7 @@ final class GuestFailurePathTests: XCTestCase {
         let diff = try String(contentsOfFile: "\(folder)/crash-warn/diff.txt", encoding: .utf8)
         XCTAssertTrue(diff.contains("------------[ cut here ]------------"), diff)
         let document = try ResultsDocument.read(from: "\(folder)/results.json")
-        XCTAssertEqual(document.scenarios.first?.status, "crash")
+        XCTAssertEqual(document.scenarios.first?.status, .crash)
         XCTAssertNil(document.running)
         let junit = try String(contentsOfFile: "\(folder)/junit.xml", encoding: .utf8)
         XCTAssertTrue(junit.contains(#"<failure type="crash" message="kernel crashed: WARNING: CPU: "#), junit)

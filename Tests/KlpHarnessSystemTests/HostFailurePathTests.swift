@@ -94,7 +94,7 @@ final class HostFailurePathTests: XCTestCase {
         let release = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: results).first { $0.hasPrefix("6.") })
         let folder = "\(results)/\(release)"
         let document = try ResultsDocument.read(from: "\(folder)/results.json")
-        XCTAssertEqual(document.scenarios.map(\.status), ["crash"] + Array(repeating: "pass", count: 11))
+        XCTAssertEqual(document.scenarios.map(\.status), [.crash] + Array(repeating: .pass, count: 11))
         XCTAssertEqual(document.scenarios.map(\.number), Array(1...12))
         XCTAssertTrue(document.complete)
         let diff = try String(contentsOfFile: "\(folder)/crash-in-pre-patch/diff.txt", encoding: .utf8)

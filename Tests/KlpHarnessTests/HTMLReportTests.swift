@@ -186,13 +186,13 @@ struct HTMLReportTests {
     }
 
     @Test func otherStatusesHaveTheirOwnWords() {
-        #expect(HTMLReport.label("timeout") == "⏱ TIMEOUT")
-        #expect(HTMLReport.label("error") == "! ERROR")
-        #expect(HTMLReport.label("skip") == "– SKIP")
-        #expect(HTMLReport.label("infrastructure") == "! INFRA")
-        #expect(HTMLReport.label("weird") == "? WEIRD")
-        #expect(HTMLReport.isProblem("timeout") && HTMLReport.isProblem("infrastructure") && HTMLReport.isProblem("weird"))
-        #expect(!HTMLReport.isProblem("pass") && !HTMLReport.isProblem("skip"))
+        #expect(HTMLReport.label(.timeout) == "⏱ TIMEOUT")
+        #expect(HTMLReport.label(.error) == "! ERROR")
+        #expect(HTMLReport.label(.skip) == "– SKIP")
+        #expect(HTMLReport.label(.infrastructure) == "! INFRA")
+        #expect(HTMLReport.statusClass(.crash) == "fail")
+        #expect(ScenarioStatus.timeout.needsAttention && ScenarioStatus.infrastructure.needsAttention)
+        #expect(!ScenarioStatus.pass.needsAttention && !ScenarioStatus.skip.needsAttention)
     }
 
     @Test func sectionIDsAreSanitisedAndUnique() throws {

@@ -9,7 +9,7 @@ import Testing
 /// back, never grepped.
 @Suite("JUnitReport: junit.xml for Jenkins and GitLab")
 struct JUnitReportTests {
-    static func entry(_ number: Int, _ name: String, _ status: String, diagnostics: [String] = [], excerpt: [String] = []) -> ResultsDocument.Entry {
+    static func entry(_ number: Int, _ name: String, _ status: ScenarioStatus, diagnostics: [String] = [], excerpt: [String] = []) -> ResultsDocument.Entry {
         ResultsDocument.Entry(number: number, name: name, status: status, durationSeconds: 1.25, transitionSeconds: 1.0,
                               transitions: 2, diagnostics: diagnostics, logExcerpt: excerpt,
                               artifacts: ["expected": "\(name)/expected.txt"])
@@ -20,15 +20,15 @@ struct JUnitReportTests {
         var first = ResultsDocument(kernel: "6.1.0-56-amd64", planned: 5)
         first.complete = true
         first.scenarios = [
-            entry(1, "target-module-before-livepatch", "pass"),
-            entry(2, "module-coming-notifier", "fail", excerpt: ["--- expected.txt", "+++ actual.txt", "-livepatch_callbacks_demo: <wrong> & \"quoted\"", "+livepatch_callbacks_demo: right"]),
-            entry(3, "busy-target-module", "timeout", diagnostics: ["stopped: timed out after 60.000 s waiting for livepatch_callbacks_demo's patching transition to finish"]),
-            entry(4, "atomic-replace", "error", diagnostics: ["stopped: SIGTERM received"]),
-            entry(5, "multiple-livepatches", "skip", diagnostics: ["not root"]),
+            entry(1, "target-module-before-livepatch", .pass),
+            entry(2, "module-coming-notifier", .fail, excerpt: ["--- expected.txt", "+++ actual.txt", "-livepatch_callbacks_demo: <wrong> & \"quoted\"", "+livepatch_callbacks_demo: right"]),
+            entry(3, "busy-target-module", .timeout, diagnostics: ["stopped: timed out after 60.000 s waiting for livepatch_callbacks_demo's patching transition to finish"]),
+            entry(4, "atomic-replace", .error, diagnostics: ["stopped: SIGTERM received"]),
+            entry(5, "multiple-livepatches", .skip, diagnostics: ["not root"]),
         ]
         var second = ResultsDocument(kernel: "6.12.117+deb12-amd64", planned: 2)
         second.infrastructureError = "the VM exited before the runner finished; see console.log"
-        second.addUnreported(["target-module-before-livepatch", "module-coming-notifier"], status: "infrastructure",
+        second.addUnreported(["target-module-before-livepatch", "module-coming-notifier"], status: .infrastructure,
                              reason: "the VM exited before the runner finished; see console.log")
         return [first, second]
     }
@@ -95,7 +95,7 @@ struct JUnitReportTests {
 
     @Test func controlCharactersCannotBreakTheXML() throws {
         var document = ResultsDocument(kernel: "k", planned: 1)
-        document.scenarios = [Self.entry(1, "a", "fail", excerpt: ["+bell \u{07} and nul \u{0}"])]
+        document.scenarios = [Self.entry(1, "a", .fail, excerpt: ["+bell \u{07} and nul \u{0}"])]
         let xml = JUnitReport.render([document])
         #expect(try validate(xml).status == 0)
         #expect(!xml.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" && $0 != "\t" })

@@ -53,7 +53,7 @@ struct KTAPReportTests {
         let report = KTAPReport { sink.lines.append($0) }
         report.header(plan: results.count)
         for (index, result) in results.enumerated() { report.result(result, number: index + 1) }
-        report.totals(KTAPReport.Totals(results))
+        report.totals(StatusTally(results.map { ScenarioStatus($0.status) }))
         return sink.lines
     }
 
@@ -109,11 +109,11 @@ struct KTAPReportTests {
         interrupted.status = .interrupted(signal: "SIGINT")
         #expect(KTAPReport.resultLine(error, number: 4) == "not ok 4 beta # ERROR could not write to the kernel log: EBADF")
         #expect(KTAPReport.resultLine(interrupted, number: 5) == "not ok 5 beta # ERROR interrupted by SIGINT")
-        let totals = KTAPReport.Totals([try passed(), try failed(), try timedOut(), error, interrupted], skipped: 2)
-        #expect(totals.pass == 1)
-        #expect(totals.fail == 2)
-        #expect(totals.error == 2)
-        #expect(totals.skip == 2)
+        let totals = StatusTally([try passed(), try failed(), try timedOut(), error, interrupted].map { ScenarioStatus($0.status) } + [.skip, .skip])
+        #expect(totals.passed == 1)
+        #expect(totals.failures == 2)
+        #expect(totals.errors == 2)
+        #expect(totals.skipped == 2)
         let sink = Lines()
         KTAPReport { sink.lines.append($0) }.totals(totals)
         #expect(sink.lines == ["# Totals: pass:1 fail:2 xfail:0 xpass:0 skip:2 error:2", "1 passed, 4 failed"])

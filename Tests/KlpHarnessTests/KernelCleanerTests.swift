@@ -82,7 +82,7 @@ struct KernelCleanerTests {
         // Once it is free, the next clean-up unloads it after all.
         try "0\n".write(toFile: "\(kernel.sysfs.moduleDirectory("livepatch_callbacks_mod"))/refcnt", atomically: false, encoding: .utf8)
         #expect(cleaner.clean() == ["unloaded livepatch_callbacks_mod"])
-        #expect(cleaner.isClean())
+        #expect(cleaner.remaining().isEmpty)
     }
 
     @Test func aScenarioAfterWhichTheKernelIsNotCleanIsAnError() {
@@ -92,7 +92,7 @@ struct KernelCleanerTests {
         #expect(status == .error("clean-up failed: still loaded: " + remaining[0]))
         #expect(notes == ["clean-up failed: still loaded: " + remaining[0]])
         #expect(KTAPReport.resultLine(ScenarioResult(
-            scenario: Scenario(name: "x", path: "x", summary: "", steps: [], lines: []), status: status,
+            scenario: Scenario(name: "x", path: "x", steps: [], lines: []), status: status,
             actual: [], records: [], wallTime: .zero, transitions: [], diagnostics: notes), number: 2)
             .hasPrefix("not ok 2 x # ERROR clean-up failed: still loaded: livepatch_callbacks_demo"))
         var more: [String] = []

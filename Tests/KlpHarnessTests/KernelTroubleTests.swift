@@ -53,15 +53,15 @@ struct KernelTroubleTests {
         KTAPReport { lines.append($0) }.result(result, number: 3)
         #expect(lines.last == "not ok 3 crash")
         #expect(lines.first == "# " + trouble.headline)
-        #expect(KTAPReport.Totals([result]).fail == 1)
+        #expect(StatusTally([ScenarioStatus(result.status)]).failures == 1)
         #expect(result.diffFileLines.prefix(2) == ["# " + trouble.headline, trouble.excerpt[0]])
         var document = ResultsDocument(kernel: "6.1.0-56-amd64", planned: 1)
         document.append(result, number: 3)
-        #expect(document.scenarios[0].status == "crash")
+        #expect(document.scenarios[0].status == .crash)
         #expect(document.scenarios[0].logExcerpt.first == trouble.excerpt[0])
         let junit = JUnitReport.render([document])
         #expect(junit.contains(#"<failure type="crash" message="kernel crashed: WARNING: CPU: 0 PID: 245"#))
         #expect(junit.contains(#"failures="1""#))
-        #expect(HTMLReport.label("crash") == "✗ CRASH")
+        #expect(HTMLReport.label(.crash) == "✗ CRASH")
     }
 }

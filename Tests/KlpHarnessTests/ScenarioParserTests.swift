@@ -15,7 +15,6 @@ struct ScenarioParserTests {
             .map { String($0.split(separator: " ")[2]) }
         #expect(scenarios.map(\.name) == ktapNames)
         for scenario in scenarios {
-            #expect(!scenario.summary.isEmpty, "\(scenario.path) has no summary comment")
             #expect(!scenario.steps.isEmpty)
             #expect(scenario.transcript.allSatisfy { !$0.hasPrefix("#") && !$0.isEmpty })
             #expect(scenario.transcript.filter { $0.hasPrefix("% ") } == scenario.steps.map(\.logLine))
@@ -25,7 +24,6 @@ struct ScenarioParserTests {
     @Test func busyTargetModule() throws {
         let scenario = try Repository.scenario("09-busy-target-module.scenario")
         #expect(scenario.name == "busy-target-module")
-        #expect(scenario.summary == "A target module sits in a to-be-patched function: the transition stalls.")
         #expect(scenario.steps.map(\.action) == [
             .insert(file: "livepatch-callbacks-busymod.ko", parameters: ["block_transition=Y"], waitsForTransition: true),
             .insert(file: "livepatch-callbacks-demo.ko", parameters: [], waitsForTransition: false),
@@ -102,7 +100,6 @@ struct ScenarioParserTests {
         let scenario = try ScenarioParser.parse(text, path: "x/05-in-memory.scenario")
         #expect(scenario.name == "in-memory")
         #expect(scenario.path == "x/05-in-memory.scenario")
-        #expect(scenario.summary == "The summary.")
         #expect(scenario.steps.map(\.line) == [4, 8])
         #expect(scenario.steps[0].action == .insert(file: "a.ko", parameters: ["x=1", "y=two"], waitsForTransition: false))
         #expect(scenario.transcript == [

@@ -89,29 +89,22 @@ public enum HTMLReport {
         return rows
     }
 
-    /// Statuses a person must look at: anything but pass and skip.
-    static func isProblem(_ status: String) -> Bool { status != "pass" && status != "skip" }
-
     /// The word shown for a status, with a symbol so it never relies on colour.
-    static func label(_ status: String) -> String {
+    static func label(_ status: ScenarioStatus) -> String {
         switch status {
-        case "pass": "✓ PASS"
-        case "fail": "✗ FAIL"
-        case "timeout": "⏱ TIMEOUT"
-        case "error": "! ERROR"
-        case "skip": "– SKIP"
-        case "infrastructure": "! INFRA"
-        case "crash": "✗ CRASH"
-        default: "? " + status.uppercased()
+        case .pass: "✓ PASS"
+        case .fail: "✗ FAIL"
+        case .timeout: "⏱ TIMEOUT"
+        case .error: "! ERROR"
+        case .skip: "– SKIP"
+        case .infrastructure: "! INFRA"
+        case .crash: "✗ CRASH"
         }
     }
 
-    static func statusClass(_ status: String) -> String {
-        switch status {
-        case "pass", "fail", "timeout", "error", "skip", "infrastructure": status
-        case "crash": "fail"
-        default: "other"
-        }
+    /// The stylesheet's class: a crash is coloured as a failure.
+    static func statusClass(_ status: ScenarioStatus) -> String {
+        status == .crash ? ScenarioStatus.fail.rawValue : status.rawValue
     }
 
     static func seconds(_ value: Double) -> String { String(format: "%.2f s", value) }
@@ -152,7 +145,7 @@ extension HTMLReport {
                 }
             }
             let entries = archive.kernels.flatMap(\.document.scenarios)
-            let problems = entries.filter { isProblem($0.status) }.count
+            let problems = entries.filter(\.status.needsAttention).count
             let title = "klp-harness report: \(problems == 0 ? "all \(entries.count) passed" : "\(problems) of \(entries.count) not passing")"
             out += """
                 <!DOCTYPE html>
@@ -189,29 +182,27 @@ extension HTMLReport {
             for (index, kernel) in archive.kernels.enumerated() {
                 let document = kernel.document
                 let statuses = document.scenarios.map(\.status)
-                let passed = statuses.filter { $0 == "pass" }.count
-                var facts = "\(passed)/\(statuses.count) passed"
+                var facts = "\(StatusTally(statuses).passed)/\(statuses.count) passed"
                 if !document.complete || document.scenarios.count < document.planned {
                     facts += "; incomplete: \(document.scenarios.count) of \(document.planned) planned scenarios reported"
                 }
-                let bad = statuses.contains(where: isProblem)
+                let bad = statuses.contains(where: \.needsAttention)
                 out += "<li class=\"\(bad ? "bad" : "good")\"><a href=\"#\(kernelIDs[index])\"><code>\(escape(kernel.release))</code></a> "
                 out += "<span class=\"verdict\">\(bad ? "✗ problems" : "✓ all passed")</span> — \(escape(facts))</li>\n"
             }
             out += "</ul>\n</header>\n"
         }
 
-        struct Count { var status: String; var text: String }
+        struct Count { var status: ScenarioStatus; var text: String }
 
-        func countsText(_ statuses: [String]) -> [Count] {
-            let words = ["pass": "passed", "fail": "failed", "crash": "crashed the kernel", "timeout": "timed out", "error": "errors",
-                         "infrastructure": "infrastructure errors", "skip": "skipped"]
-            var order = ["pass", "fail", "crash", "timeout", "error", "infrastructure", "skip"]
-            for status in statuses where !order.contains(status) { order.append(status) }
-            return order.compactMap { status in
-                let count = statuses.filter { $0 == status }.count
-                guard count > 0 else { return nil }
-                return Count(status: status, text: "\(count) \(words[status] ?? status)")
+        func countsText(_ statuses: [ScenarioStatus]) -> [Count] {
+            let tally = StatusTally(statuses)
+            let words: [(ScenarioStatus, String)] = [
+                (.pass, "passed"), (.fail, "failed"), (.crash, "crashed the kernel"), (.timeout, "timed out"),
+                (.error, "errors"), (.infrastructure, "infrastructure errors"), (.skip, "skipped"),
+            ]
+            return words.compactMap { status, word in
+                tally[status] > 0 ? Count(status: status, text: "\(tally[status]) \(word)") : nil
             }
         }
 
@@ -234,15 +225,15 @@ extension HTMLReport {
                         continue
                     }
                     let cls = statusClass(entry.status)
-                    out += "<td class=\"cell \(cls)\(isProblem(entry.status) ? " problem" : "")\"><a href=\"#\(id)\">"
+                    out += "<td class=\"cell \(cls)\(entry.status.needsAttention ? " problem" : "")\"><a href=\"#\(id)\">"
                     out += "<strong>\(escape(label(entry.status)))</strong> <span class=\"time\">\(seconds(entry.durationSeconds))</span></a></td>"
                 }
                 out += "</tr>\n"
             }
             out += "</tbody>\n<tfoot><tr><th scope=\"row\">Passed</th>"
             for kernel in archive.kernels {
-                let statuses = kernel.document.scenarios.map(\.status)
-                out += "<td>\(statuses.filter { $0 == "pass" }.count)/\(statuses.count)</td>"
+                let tally = StatusTally(kernel.document.scenarios.map(\.status))
+                out += "<td>\(tally.passed)/\(tally.total)</td>"
             }
             out += "</tr></tfoot>\n</table>\n</div>\n</section>\n"
         }
@@ -281,14 +272,14 @@ extension HTMLReport {
         }
 
         mutating func scenarioSection(_ entry: ResultsDocument.Entry, kernel: ResultsArchive.KernelRun, id: String) {
-            let problem = isProblem(entry.status)
+            let problem = entry.status.needsAttention
             let cls = statusClass(entry.status)
             out += "<section class=\"scenario \(cls)\(problem ? " problem" : "")\" id=\"\(id)\" aria-labelledby=\"\(id)-h\">\n"
             out += "<details\(problem ? " open" : "")>\n<summary><span class=\"sumtime\">\(seconds(entry.durationSeconds))</span>"
             out += "<h3 id=\"\(id)-h\"><span class=\"badge \(cls)\">\(escape(label(entry.status)))</span> "
             out += "\(escape(entry.name)) <span class=\"on\">on <code>\(escape(kernel.release))</code></span></h3></summary>\n"
             out += "<dl class=\"facts\">"
-            out += "<div><dt>Status</dt><dd>\(escape(entry.status))</dd></div>"
+            out += "<div><dt>Status</dt><dd>\(escape(entry.status.rawValue))</dd></div>"
             out += "<div><dt>Wall time</dt><dd>\(seconds(entry.durationSeconds))</dd></div>"
             out += "<div><dt>Transitions</dt><dd>\(entry.transitions), \(seconds(entry.transitionSeconds)) in total</dd></div>"
             out += "<div><dt>Order</dt><dd>#\(entry.number)</dd></div>"
@@ -370,11 +361,15 @@ extension HTMLReport {
         /// placed just after the actual line it should have followed.
         struct Mark {
             var time: Double
-            var kind: String
+            /// Nil for an expected line the log lacks.
+            var kind: Timeline.Kind?
             var text: String
             var unexpected = false
-            var missing = false
             var number: Int
+
+            var missing: Bool { kind == nil }
+            /// The kind's name, as the event table and tooltips show it.
+            var kindName: String { kind?.rawValue ?? "missing" }
         }
 
         /// A transition from its start to its completion, or to the end of
@@ -409,11 +404,11 @@ extension HTMLReport {
                 }
             }
             var marks = events.enumerated().map { index, event in
-                Mark(time: event.offset.seconds, kind: event.kind.rawValue, text: event.text, unexpected: unexpected.contains(index), number: index + 1)
+                Mark(time: event.offset.seconds, kind: event.kind, text: event.text, unexpected: unexpected.contains(index), number: index + 1)
             }
             for entry in missing {
                 let time = entry.after.map { events[$0].offset.seconds } ?? 0
-                marks.append(Mark(time: time, kind: "missing", text: entry.text, missing: true, number: 0))
+                marks.append(Mark(time: time, kind: nil, text: entry.text, number: 0))
             }
             return marks
         }
@@ -508,7 +503,7 @@ extension HTMLReport {
             var y = 8.0
 
             // Actions: ticks with numbered labels above them; faint guides run down to the axis.
-            let actions = marks.filter { $0.kind == "action" }
+            let actions = marks.filter { $0.kind == .action }
             var actionRows = Rows(4)
             var actionLabels: [(Mark, Int, Double, String, String)] = []
             for (index, mark) in actions.enumerated() {
@@ -573,8 +568,8 @@ extension HTMLReport {
                 var labels = ""
                 for mark in lane {
                     let cx = x(mark.time)
-                    let what = mark.missing ? "missing (expected after this point)" : mark.unexpected ? "unexpected" : mark.kind
-                    let title = "\(String(format: "%.6f", mark.time)) s\(mark.kind == "callback" && !mark.unexpected ? "" : " " + what): \(mark.text)"
+                    let what = mark.missing ? "missing (expected after this point)" : mark.unexpected ? "unexpected" : mark.kindName
+                    let title = "\(String(format: "%.6f", mark.time)) s\(mark.kind == .callback && !mark.unexpected ? "" : " " + what): \(mark.text)"
                     if mark.missing {
                         body += "<g class=\"dot missing\"><title>\(escape(title))</title><circle cx=\"\(fmt(cx))\" cy=\"\(fmt(dotY))\" r=\"5\"/><path d=\"M\(fmt(cx - 3)) \(fmt(dotY - 3))l6 6m0 -6l-6 6\"/></g>"
                     } else if mark.unexpected {
@@ -590,7 +585,7 @@ extension HTMLReport {
                 }
                 return (body + labels, Double(max(1, rows.used)) * Self.rowHeight + 18)
             }
-            let callbacks = marks.filter { $0.kind == "callback" }
+            let callbacks = marks.filter { $0.kind == .callback }
             let callbackTop = y
             let (callbackSVG, callbackHeight) = dotLane(callbacks)
             svg += callbackSVG
@@ -613,7 +608,7 @@ extension HTMLReport {
                 for mark in lane {
                     let cx = x(mark.time)
                     if mark.unexpected {
-                        let title = "\(String(format: "%.6f", mark.time)) s unexpected \(mark.kind): \(mark.text)"
+                        let title = "\(String(format: "%.6f", mark.time)) s unexpected \(mark.kindName): \(mark.text)"
                         svg += "<line class=\"tick unexpected\" x1=\"\(fmt(cx))\" x2=\"\(fmt(cx))\" y1=\"\(fmt(top + 4))\" y2=\"\(fmt(top + 16))\"><title>\(escape(title))</title></line>"
                     } else {
                         path += "M\(fmt(cx)) \(fmt(top + 4))v12"
@@ -623,9 +618,9 @@ extension HTMLReport {
                 return 20
             }
             let coreTop = y
-            y += tickLane(marks.filter { $0.kind == "livepatch" }, cls: "core")
+            y += tickLane(marks.filter { $0.kind == .livepatch }, cls: "core")
             let otherTop = y
-            y += tickLane(marks.filter { $0.kind == "other" }, cls: "other")
+            y += tickLane(marks.filter { $0.kind == .other }, cls: "other")
 
             // Axis.
             let axisY = y + 4
@@ -692,8 +687,8 @@ extension HTMLReport {
             html += "<div class=\"scroll\"><table class=\"ev\"><thead><tr><th scope=\"col\">Time (s)</th><th scope=\"col\">Kind</th><th scope=\"col\">Message</th></tr></thead><tbody>\n"
             for mark in ordered {
                 let time = (mark.missing ? "≈" : "") + String(format: "%.6f", mark.time)
-                var cls = mark.kind == "action" ? "action" : ""
-                var kind = mark.kind
+                var cls = mark.kind == .action ? "action" : ""
+                var kind = mark.kindName
                 if mark.missing { kind = "− missing (expected)"; cls = "r" }
                 if mark.unexpected { kind += " + unexpected"; cls = "a" }
                 html += "<tr\(cls.isEmpty ? "" : " class=\"\(cls)\"")><td>\(time)</td><td>\(escape(kind))</td><td>\(escape(mark.text))</td></tr>\n"

@@ -47,36 +47,10 @@ public struct KTAPReport {
         }
     }
 
-    public struct Totals: Equatable, Sendable {
-        public var pass = 0, fail = 0, skip = 0, error = 0
-
-        public init(_ results: [ScenarioResult] = [], skipped: Int = 0) {
-            skip = skipped
-            for result in results {
-                switch result.status {
-                case .passed: pass += 1
-                case .failed, .timedOut, .crashed: fail += 1
-                case .interrupted, .error: error += 1
-                }
-            }
-        }
-
-        /// The same counts from results.json entries (the host's view of
-        /// several boots). A kernel crash counts as a failure.
-        public init(entries: [ResultsDocument.Entry]) {
-            for entry in entries {
-                switch entry.status {
-                case "pass": pass += 1
-                case "fail", "timeout", "crash": fail += 1
-                case "skip": skip += 1
-                default: error += 1
-                }
-            }
-        }
-    }
-
-    public func totals(_ totals: Totals) {
-        emit("# Totals: pass:\(totals.pass) fail:\(totals.fail) xfail:0 xpass:0 skip:\(totals.skip) error:\(totals.error)")
-        emit("\(totals.pass) passed, \(totals.fail + totals.error) failed")
+    /// KTAP's closing counts: a timeout and a crash count as `fail`, an
+    /// infrastructure error as `error`; skipped scenarios fail nothing.
+    public func totals(_ tally: StatusTally) {
+        emit("# Totals: pass:\(tally.passed) fail:\(tally.failures) xfail:0 xpass:0 skip:\(tally.skipped) error:\(tally.errors)")
+        emit("\(tally.passed) passed, \(tally.failures + tally.errors) failed")
     }
 }

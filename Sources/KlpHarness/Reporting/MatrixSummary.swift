@@ -19,7 +19,7 @@ public struct MatrixSummary {
 
     func cell(_ entry: ResultsDocument.Entry?) -> String {
         guard let entry else { return "-" }
-        var text = "\(entry.status) \(String(format: "%.2f", entry.durationSeconds)) s"
+        var text = "\(entry.status.rawValue) \(String(format: "%.2f", entry.durationSeconds)) s"
         if showsTransitions && entry.transitions > 0 {
             text += " (\(String(format: "%.2f", entry.transitionSeconds)) s in \(entry.transitions))"
         }
@@ -42,7 +42,7 @@ public struct MatrixSummary {
         var lines = [line("scenario", documents.map(\.kernel))]
         lines += allRows.map(line)
         let entries = documents.flatMap(\.scenarios)
-        let passed = entries.filter { $0.status == "pass" }.count
+        let passed = StatusTally(entries.map(\.status)).passed
         lines.append("matrix: \(passed) passed, \(entries.count - passed) failed")
         return lines
     }

@@ -21,12 +21,7 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
     public struct Entry: Codable, Equatable, Sendable {
         public var number: Int
         public var name: String
-        /// pass, fail, timeout, error (the harness could not drive the
-        /// kernel, could not leave it clean, or was interrupted), crash (the
-        /// kernel oopsed, hit a BUG or WARN, or gained a taint flag), skip,
-        /// or infrastructure (the VM failed before the scenario ran; says
-        /// nothing about the kernel).
-        public var status: String
+        public var status: ScenarioStatus
         public var durationSeconds: Double
         public var transitionSeconds: Double
         public var transitions: Int
@@ -45,18 +40,8 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
         self.scenarios = []
     }
 
-    public static func status(of result: ScenarioResult) -> String {
-        switch result.status {
-        case .passed: "pass"
-        case .failed: "fail"
-        case .timedOut: "timeout"
-        case .interrupted, .error: "error"
-        case .crashed: "crash"
-        }
-    }
-
     /// Lists `names` as not run, for a skipped suite or a failed VM.
-    public mutating func addUnreported(_ names: [String], status: String, reason: String) {
+    public mutating func addUnreported(_ names: [String], status: ScenarioStatus, reason: String) {
         let reported = Set(scenarios.map(\.name))
         for name in names where !reported.contains(name) {
             scenarios.append(Entry(number: scenarios.count + 1, name: name, status: status, durationSeconds: 0,
@@ -70,7 +55,7 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
         let diff = UnifiedDiff(expected: result.expected, actual: result.actual).render()
         if !result.passed { artifacts["diff"] = "\(name)/diff.txt" }
         scenarios.append(Entry(
-            number: number, name: name, status: Self.status(of: result),
+            number: number, name: name, status: ScenarioStatus(result.status),
             durationSeconds: result.wallTime.seconds,
             transitionSeconds: result.transitions.totalDuration.seconds,
             transitions: result.transitions.count,
@@ -89,12 +74,7 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(self)
-        let temporary = path + ".tmp"
-        try data.write(to: URL(fileURLWithPath: temporary))
-        guard rename(temporary, path) == 0 else {
-            throw KernelFileError(path: path, operation: "replace", errno: ErrnoDescription(errno))
-        }
+        try FileBytes.replace(path, with: try encoder.encode(self))
     }
 
     public static func read(from path: String) throws -> ResultsDocument {

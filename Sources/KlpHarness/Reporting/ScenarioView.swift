@@ -23,7 +23,7 @@ public struct ScenarioView {
 
     public func render() -> [String] {
         var lines: [String] = []
-        let status = entry.status == "pass" ? paint("pass", .green) : paint(entry.status.uppercased(), .red)
+        let status = entry.status == .pass ? paint("pass", .green) : paint(entry.status.rawValue.uppercased(), .red)
         lines.append(paint("\(entry.name) on \(kernel.release)", .bold) + ": " + status
             + ", \(Duration.seconds(entry.durationSeconds).secondsText) wall, "
             + "\(Duration.seconds(entry.transitionSeconds).secondsText) in \(entry.transitions) transition(s)")

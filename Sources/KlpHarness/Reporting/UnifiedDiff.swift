@@ -99,3 +99,14 @@ public struct UnifiedDiff: Equatable, Sendable {
         count == 0 ? "\(start),0" : count == 1 ? "\(start + 1)" : "\(start + 1),\(count)"
     }
 }
+
+// Here rather than beside ScenarioResult: Reporting reads Scenario's
+// results, Scenario never needs Reporting.
+extension ScenarioResult {
+    /// diff.txt: the notes, then expected against actual as diff -u.
+    public var diffFileLines: [String] {
+        diagnostics.map { "# \($0)" }
+            + crashExcerpt
+            + UnifiedDiff(expected: expected, actual: actual).render(expectedLabel: "expected.txt", actualLabel: "actual.txt")
+    }
+}

@@ -10,6 +10,7 @@ public final class KernelCleaner {
     public var patience: Duration = .seconds(20)
     private let loadedModules: () -> Set<String>
     private let removeModule: (String) throws -> Void
+    private var verbs: LivepatchVerbs { LivepatchVerbs(sysfs: sysfs) }
     /// Modules the clean-up gave up on, with why: not waited for again.
     public private(set) var unremovable: [String: String] = [:]
 
@@ -46,8 +47,6 @@ public final class KernelCleaner {
         }
     }
 
-    public func isClean() -> Bool { remaining().isEmpty }
-
     /// Releases blocks, disables our patches, then unloads livepatches before
     /// their targets. Returns one line per thing it did; empty when clean.
     /// Never abandoned on a signal: it is what those paths rely on.
@@ -57,13 +56,10 @@ public final class KernelCleaner {
         let loaded = leftovers()
         let bound = patience.secondsText
         // 1. A blocked work function would stall every transition below.
-        for module in loaded.sorted() {
-            let block = sysfs.parameter("block_transition", of: module)
-            if KernelFile.exists(block), (try? KernelFile.readValue(block)) == "Y" {
-                log.append(describe("released \(module)'s block_transition") {
-                    try KernelFile.write("N", to: block)
-                })
-            }
+        for module in loaded.sorted() where verbs.isBlocking(module) {
+            log.append(describe("released \(module)'s block_transition") {
+                try verbs.releaseBlock(of: module)
+            })
         }
         // 2. Disable our patches and wait until each has left sysfs.
         for patch in sysfs.patches() where catalog.names.contains(patch) {
@@ -73,7 +69,7 @@ public final class KernelCleaner {
             }
             if (try? sysfs.isEnabled(patch)) == true {
                 log.append(describe("disabled patch \(patch)") {
-                    try KernelFile.write("0", to: "\(sysfs.patchDirectory(patch))/enabled")
+                    try verbs.disable(patch)
                 })
             }
             log.append(contentsOf: waitUntilGone(patch))
@@ -95,9 +91,7 @@ public final class KernelCleaner {
                 continue
             }
             do {
-                try Deadline(after: patience).wait(for: "\(module)'s refcnt to drop to 0 (\(sysfs.moduleDirectory(module))/refcnt)") {
-                    (sysfs.referenceCount(of: module) ?? 0) == 0
-                }
+                try verbs.waitForZeroRefcount(of: module, deadline: Deadline(after: patience))
                 try removeModule(module)
                 log.append("unloaded \(module)")
             } catch let timeout as WaitTimeout {
@@ -111,19 +105,16 @@ public final class KernelCleaner {
     }
 
     private func waitUntilGone(_ patch: String) -> [String] {
-        let condition = "patch \(patch) to leave \(sysfs.livepatchRoot)"
         do {
-            try Deadline(after: patience).wait(for: condition) { !sysfs.isPatchPresent(patch) }
+            try verbs.waitForPatchRemoval(patch, deadline: Deadline(after: patience))
             return []
         } catch {
-            // Last resort: force marks every task as switched. The kernel then
-            // never drops the patch module's reference (see "force" in
-            // Documentation/livepatch/livepatch.rst), so it stays until reboot.
+            // Last resort: the kernel keeps a forced patch's module until reboot.
             let forced = describe("FORCED patch \(patch)'s transition (\(error))") {
-                try KernelFile.write("1", to: "\(sysfs.patchDirectory(patch))/force")
+                try verbs.forceTransition(of: patch)
             }
             unremovable[patch] = "its transition was forced; the kernel keeps a forced patch's module until reboot"
-            let waited = (try? Deadline(after: patience).wait(for: condition) { !sysfs.isPatchPresent(patch) }) != nil
+            let waited = (try? verbs.waitForPatchRemoval(patch, deadline: Deadline(after: patience))) != nil
             return [forced] + (waited ? [] : ["patch \(patch) is still in sysfs \(patience.secondsText) after force"])
         }
     }

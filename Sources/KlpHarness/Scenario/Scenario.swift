@@ -5,8 +5,6 @@ public struct Scenario: Equatable, Sendable {
     /// The KTAP test name: the file name without its order prefix and extension.
     public var name: String
     public var path: String
-    /// The first comment line, a one-line description.
-    public var summary: String
     public var steps: [Step]
     /// Actions and expected kernel lines in order, some kernel-specific.
     public var lines: [TranscriptLine]

@@ -3,8 +3,10 @@ import Glibc
 #endif
 
 /// Runs one scenario against the live kernel: writes each action line into
-/// the kernel log, performs the action with libkmod or sysfs, waits as the
-/// seeds' rules say, and collects the log from its start marker to its end.
+/// the kernel log, performs the action with libkmod or sysfs, waits as
+/// `tools/testing/selftests/livepatch/functions.sh` does (for the transition,
+/// for the module's reference count), and collects the log from its start
+/// marker to its end.
 public final class ScenarioEngine {
     let kmod: KmodContext
     let kmsg: KmsgReader
@@ -203,21 +205,18 @@ public final class ScenarioEngine {
                 throw Stop.harness("\(file) is not in the module catalog")
             }
             guard catalog.livepatchNames.contains(name) else { return nil }
-            let transition = "\(sysfs.patchDirectory(name))/transition"
-            if waitsForTransition {
-                try wait(for: "\(name)'s patching transition to finish (\(transition) = 0)", deadline: deadline) {
-                    (try? sysfs.isInTransition(name)) == false
-                }
-            } else {
-                try wait(for: "\(name)'s transition to stall (\(transition) = 1)", deadline: deadline) {
-                    (try? sysfs.isInTransition(name)) == true
+            try stoppingOnWait {
+                if waitsForTransition {
+                    try verbs.waitForTransition(of: name, deadline: deadline, isCancelled: Self.isCancelled)
+                } else {
+                    try verbs.waitForStalledTransition(of: name, deadline: deadline, isCancelled: Self.isCancelled)
                 }
             }
             return nil
         case .remove(let module):
             let name = ModuleName.normalized(module)
-            try wait(for: "\(name)'s refcnt to drop to 0 (\(sysfs.moduleDirectory(name))/refcnt)", deadline: deadline) {
-                (sysfs.referenceCount(of: name) ?? 0) == 0
+            try stoppingOnWait {
+                try verbs.waitForZeroRefcount(of: name, deadline: deadline, isCancelled: Self.isCancelled)
             }
             do {
                 try kmod.removeModule(named: name)
@@ -233,17 +232,24 @@ public final class ScenarioEngine {
                 return "echo: ERROR: could not write \(path): \(error.errno.message)"
             }
             if case .patchEnabled(let patch) = target, value == "0" {
-                try wait(for: "patch \(patch) to leave \(sysfs.livepatchRoot) after disable", deadline: deadline) {
-                    !sysfs.isPatchPresent(patch)
+                try stoppingOnWait {
+                    try verbs.waitForPatchRemoval(patch, context: "after disable", deadline: deadline, isCancelled: Self.isCancelled)
                 }
             }
             return nil
         }
     }
 
-    private func wait(for condition: String, deadline: Deadline, until satisfied: () -> Bool) throws {
+    /// A scenario's waits give up on a signal; the clean-up's never do.
+    private static func isCancelled() -> Bool { Interruption.isRequested }
+
+    private var verbs: LivepatchVerbs { LivepatchVerbs(sysfs: sysfs) }
+
+    /// Runs a wait, turning its timeout or interruption into how the
+    /// scenario stops.
+    private func stoppingOnWait(_ wait: () throws -> Void) throws {
         do {
-            try deadline.wait(for: condition, isCancelled: { Interruption.isRequested }, until: satisfied)
+            try wait()
         } catch let timeout as WaitTimeout {
             throw Stop.timedOut(timeout)
         } catch is WaitInterrupted {

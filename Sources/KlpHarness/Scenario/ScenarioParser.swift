@@ -13,20 +13,12 @@ public enum ScenarioParser {
     public static func parse(_ text: String, path: String) throws(ScenarioParseError) -> Scenario {
         var steps: [Step] = []
         var lines: [TranscriptLine] = []
-        var summary = ""
-        var sawContent = false
         // isNewline also splits "\r\n", which Swift keeps as one Character.
         for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let number = index + 1
             var line = String(rawLine.trimmingTrailingSpaces)
             if line.trimmingSpaces.isEmpty { continue }
-            if line.hasPrefix("#") {
-                if summary.isEmpty && !sawContent {
-                    summary = String(line.dropFirst().trimmingSpaces)
-                }
-                continue
-            }
-            sawContent = true
+            if line.hasPrefix("#") { continue }
             if line.hasPrefix("%") {
                 guard line.hasPrefix("% ") else {
                     throw ScenarioParseError(path: path, line: number, message: "an action line starts with '% ' (percent, space)")
@@ -65,7 +57,7 @@ public enum ScenarioParser {
         guard !steps.isEmpty else {
             throw ScenarioParseError(path: path, line: 1, message: "no action lines ('% insmod …', '% rmmod …', '% echo … > /sys/…')")
         }
-        return Scenario(name: testName(forPath: path), path: path, summary: summary, steps: steps, lines: lines)
+        return Scenario(name: testName(forPath: path), path: path, steps: steps, lines: lines)
     }
 
     /// `insmod: ERROR: could not insert module …` → `insmod`.

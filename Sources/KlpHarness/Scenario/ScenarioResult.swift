@@ -33,11 +33,4 @@ public struct ScenarioResult: Sendable {
     public var expected: [String] { scenario.transcript(for: kernel) }
 
     public var passed: Bool { status == .passed }
-
-    /// diff.txt: the notes, then expected against actual as diff -u.
-    public var diffFileLines: [String] {
-        diagnostics.map { "# \($0)" }
-            + crashExcerpt
-            + UnifiedDiff(expected: expected, actual: actual).render(expectedLabel: "expected.txt", actualLabel: "actual.txt")
-    }
 }

@@ -30,11 +30,6 @@ public struct Deadline: Sendable {
 
     public var hasPassed: Bool { ContinuousClock.now >= instant }
 
-    /// The earlier of two deadlines; a per-step wait never outlives its scenario.
-    public func capped(by other: Deadline) -> Deadline {
-        instant <= other.instant ? self : other
-    }
-
     /// Polls `condition` every `interval` until it holds, the deadline passes
     /// or `isCancelled` says the run is being interrupted.
     public func wait(

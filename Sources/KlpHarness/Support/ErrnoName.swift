@@ -16,7 +16,7 @@ public struct ErrnoDescription: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(name): \(message)" }
 
-    private static let names: [Int32: String] = [
+    static let names: [Int32: String] = [
         EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO",
         ENXIO: "ENXIO", E2BIG: "E2BIG", ENOEXEC: "ENOEXEC", EBADF: "EBADF", EAGAIN: "EAGAIN",
         ENOMEM: "ENOMEM", EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST",

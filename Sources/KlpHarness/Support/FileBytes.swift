@@ -44,6 +44,15 @@ public enum FileBytes {
         }
     }
 
+    /// The one atomic write: `bytes` go to `path.tmp`, which is then renamed
+    /// over `path` (rename(2) replaces in one step), so a reader, or a run
+    /// killed halfway, sees the old file or the new one, never a part.
+    public static func replace<Bytes: Collection>(_ path: String, with bytes: Bytes) throws(KernelFileError) where Bytes.Element == UInt8 {
+        let temporary = path + ".tmp"
+        try write(bytes, to: temporary)
+        try rename(temporary, to: path)
+    }
+
     public static func remove(_ path: String) throws(KernelFileError) {
         guard unlink(path) == 0 || errno == ENOENT else {
             throw KernelFileError(path: path, operation: "remove", errno: ErrnoDescription(errno))

@@ -148,7 +148,7 @@ struct HermeticRun {
                 if status == .badInput || status == .skipped || !remaining.isEmpty {
                     // The runner stopped before the scenarios (bad input, a
                     // skip) or was interrupted: its status is the kernel's.
-                    document.addUnreported(remaining.map(\.name), status: status == .skipped ? "skip" : "error",
+                    document.addUnreported(remaining.map(\.name), status: status == .skipped ? .skip : .error,
                                            reason: "the runner in the guest exited with \(guestExit) before this scenario")
                     try finish(document, ktap: ktap, summarize: status != .skipped, say: say)
                     return Result(status: status, document: document, boots: boots)
@@ -185,13 +185,13 @@ struct HermeticRun {
                     ? "the VM did not start the suite (QEMU exited with \(vm.status)\(Self.firstLine(of: qemuLog).map { ": \($0)" } ?? ""))"
                     : "the VM stopped (QEMU exited with \(vm.status)) without the runner's exit status and without a kernel crash in the console"
             document.infrastructureError = reason + "; see console.log and qemu.log"
-            document.addUnreported(remaining.map(\.name), status: "infrastructure", reason: reason)
+            document.addUnreported(remaining.map(\.name), status: .infrastructure, reason: reason)
             try finish(document, ktap: ktap, summarize: headerEmitted, say: say)
             return Result(status: .infrastructure, document: document, boots: boots, infrastructureError: reason)
         }
         document.complete = true
         try finish(document, ktap: ktap, summarize: true, say: say)
-        let failed = document.scenarios.contains { $0.status != "pass" && $0.status != "skip" }
+        let failed = document.scenarios.contains { $0.status.needsAttention }
         return Result(status: failed ? .failed : .passed, document: document, boots: boots)
     }
 
@@ -231,7 +231,7 @@ struct HermeticRun {
         try ResultsFolder.write(diff.map { $0 + "\n" }.joined(), to: "\(directory)/diff.txt")
         let name = scenario.name
         return ResultsDocument.Entry(
-            number: number, name: name, status: "crash", durationSeconds: duration.seconds,
+            number: number, name: name, status: .crash, durationSeconds: duration.seconds,
             transitionSeconds: 0, transitions: 0,
             diagnostics: [note, "the VM was rebooted to run the remaining scenarios"],
             logExcerpt: crash.excerpt,
@@ -244,7 +244,7 @@ struct HermeticRun {
         var lines = ktap
         if summarize {
             var closing: [String] = []
-            KTAPReport { closing.append($0) }.totals(KTAPReport.Totals(entries: document.scenarios))
+            KTAPReport { closing.append($0) }.totals(StatusTally(document.scenarios.map(\.status)))
             closing.forEach(say)
             lines += closing
         }

@@ -280,7 +280,7 @@ public struct KernelOutcome: Sendable {
 
     var summaryLine: String {
         let counts = document.map { doc in
-            let passed = doc.scenarios.filter { $0.status == "pass" }.count
+            let passed = StatusTally(doc.scenarios.map(\.status)).passed
             return "\(passed) passed, \(doc.scenarios.count - passed) failed"
         } ?? "no results"
         return "\(status) after \(elapsed.secondsText): \(counts); results in \(resultsFolder)"

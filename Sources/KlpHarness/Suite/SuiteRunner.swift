@@ -68,7 +68,7 @@ public struct SuiteRunner {
             report.skipAll(reason: skipReason)
             document.skipReason = skipReason
             document.complete = true
-            document.addUnreported(suite.scenarios.map(\.name), status: "skip", reason: skipReason)
+            document.addUnreported(suite.scenarios.map(\.name), status: .skip, reason: skipReason)
             _ = try? results?.write(document)
             return .skipped
         }
@@ -123,7 +123,7 @@ public struct SuiteRunner {
         if Interruption.isRequested {
             report.diagnostic("interrupted by \(Interruption.signalName) after \(outcomes.count) of \(suite.scenarios.count) scenario(s); the kernel was cleaned up")
         }
-        report.totals(KTAPReport.Totals(outcomes))
+        report.totals(StatusTally(outcomes.map { ScenarioStatus($0.status) }))
         if Interruption.isRequested { return Interruption.exitStatus }
         return outcomes.allSatisfy(\.passed) ? .passed : .failed
     }
