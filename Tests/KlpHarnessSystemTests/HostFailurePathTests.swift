@@ -49,7 +49,7 @@ final class HostFailurePathTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("came over the results channel only"), result.stderr)
         let release = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: scratch.path).first { $0.hasPrefix("6.") })
         let document = try ResultsDocument.read(from: "\(scratch.path)/\(release)/results.json")
-        XCTAssertEqual(document.scenarios.map(\.status), ["pass", "pass"])
+        XCTAssertEqual(document.scenarios.map(\.status), [.pass, .pass])
     }
 
     func testKernelTreeThatWasNotBuilt() throws {
