@@ -8,6 +8,8 @@
  *                the kernel is tainted W.
  *   crash=oops   a NULL pointer write in the pre-patch callback: an oops in
  *                the insmod that loads it (a panic with oops=panic).
+ *   crash=hang   the pre-patch callback spins with preemption off: a soft
+ *                lockup after about 20 s (a panic with softlockup_panic=1).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -19,7 +21,7 @@
 
 static char *crash = "none";
 module_param(crash, charp, 0444);
-MODULE_PARM_DESC(crash, "what the pre-patch callback does: none, warn or oops");
+MODULE_PARM_DESC(crash, "what the pre-patch callback does: none, warn, oops or hang");
 
 static int pre_patch_callback(struct klp_object *obj)
 {
@@ -28,6 +30,11 @@ static int pre_patch_callback(struct klp_object *obj)
 		WARN(1, "livepatch_callbacks_crash: warning on request\n");
 	if (!strcmp(crash, "oops"))
 		*(volatile int *)NULL = 1;
+	if (!strcmp(crash, "hang")) {
+		preempt_disable();
+		for (;;)
+			cpu_relax();
+	}
 	return 0;
 }
 

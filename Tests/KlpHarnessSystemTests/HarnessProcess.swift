@@ -94,6 +94,16 @@ enum TestScenarios {
         livepatch_callbacks_crash: pre_patch_callback: crash=oops
 
         """
+
+    /// The pre-patch callback spins with preemption off: a soft lockup.
+    static let hanging = """
+        # The pre-patch callback never returns; softlockup_panic=1 panics the guest.
+        % insmod livepatch-callbacks-crash.ko crash=hang
+        livepatch: enabling patch 'livepatch_callbacks_crash'
+        livepatch: 'livepatch_callbacks_crash': initializing patching transition
+        livepatch_callbacks_crash: pre_patch_callback: crash=hang
+
+        """
 }
 
 /// Written by one reader thread, read after DispatchGroup.wait().

@@ -105,6 +105,24 @@ final class HostFailurePathTests: XCTestCase {
         XCTAssertTrue(try String(contentsOfFile: "\(results)/index.html", encoding: .utf8).contains("crash-in-pre-patch"))
     }
 
+    /// A kernel that hangs in a callback is that scenario's failure too:
+    /// the soft-lockup detector panics it (softlockup_panic=1), and the
+    /// scenario after it runs in a guest booted again.
+    func testKernelHangFailsItsScenarioAndTheNextRuns() throws {
+        let scratch = try ScratchDirectory()
+        let scenarios = try scratch.subdirectory("scenarios")
+        try TestScenarios.hanging.write(toFile: "\(scenarios)/01-hang-in-pre-patch.scenario", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: "\(HarnessProcess.repository)/scenarios/06-pre-patch-callback-enodev.scenario",
+                                         toPath: "\(scenarios)/02-pre-patch-callback-enodev.scenario")
+        let results = "\(scratch.path)/results"
+        let result = try HarnessProcess.run(["vm", "--accel", "tcg", "--scenarios", scenarios, "--results", results])
+        XCTAssertEqual(result.status, 1, result.output)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("# kernel crashed: watchdog: BUG: soft lockup - CPU#") }, result.stdout)
+        XCTAssertTrue(lines.contains("not ok 1 hang-in-pre-patch"), result.stdout)
+        XCTAssertTrue(lines.contains("ok 2 pre-patch-callback-enodev"), result.stdout)
+    }
+
     /// Ctrl-C (and SIGTERM, SIGHUP) stops QEMU, keeps what the guest
     /// finished, and exits 128 + the signal.
     func testSignalsStopQEMUAndKeepResults() throws {

@@ -66,6 +66,7 @@ struct HermeticRun {
                 log("\(release): booting again (boot \(boots)) for the \(remaining.count) scenario(s) after the crash")
             }
             var stream = BootStream(offset: scenarios.count - remaining.count)
+            let watch = ScenarioWatch()
             var lines = LineSplitter()
             var announced = false
             let handle: (String) -> Void = { line in
@@ -100,6 +101,7 @@ struct HermeticRun {
                 }
                 if line.hasPrefix("# starting "), let (number, name) = Self.numbered(line.dropFirst("# starting ".count)) {
                     stream.started = (name, clock.now)
+                    watch.started()
                     let renumbered = "# starting \(stream.offset + number) \(name)"
                     say(renumbered)
                     if narrate { log("\(release): [\((clock.now - began).secondsText)] starting \(stream.offset + number) \(name) of \(scenarios.count)") }
@@ -107,6 +109,7 @@ struct HermeticRun {
                 }
                 if let result = KTAPProgress.parseResult(line) {
                     stream.reported.insert(result.name)
+                    watch.finished()
                     let renumbered = Self.renumber(line, by: stream.offset)
                     say(renumbered)
                     if narrate {
@@ -118,7 +121,8 @@ struct HermeticRun {
             }
             _ = try? FileBytes.remove(channel)
             let vm = try launcher.boot(kernel: kernel, initrd: image.path, consoleLog: consoleLog, channel: channel,
-                                       qemuLog: qemuLog, limit: max(.seconds(1), wallClock.remaining)) { chunk in
+                                       qemuLog: qemuLog, limit: max(.seconds(1), wallClock.remaining),
+                                       stopWhen: { [responseLimit] in watch.isOverdue(after: responseLimit) }) { chunk in
                 lines.feed(chunk).forEach(handle)
             }
             lines.finish().forEach(handle)
@@ -162,7 +166,7 @@ struct HermeticRun {
             }
             let consoleLines = Self.lines(of: consoleLog, from: consoleStart)
             if !vm.timedOut, let started = stream.started, !stream.reported.contains(started.name),
-               let crash = KernelCrash.first(in: consoleLines),
+               let crash = KernelCrash.first(in: consoleLines) ?? (vm.stopped ? hang(consoleLines) : nil),
                let scenario = remaining.first(where: { $0.name == started.name }) {
                 let number = scenarios.count - remaining.count + 1
                 let entry = try recordCrash(crash, of: scenario, number: number, console: consoleLines,
@@ -193,6 +197,17 @@ struct HermeticRun {
         try finish(document, ktap: ktap, summarize: true, say: say)
         let failed = document.scenarios.contains { $0.status.needsAttention }
         return Result(status: failed ? .failed : .passed, document: document, boots: boots)
+    }
+
+    /// The runner bounds every wait in a scenario by `--timeout` and each
+    /// clean-up wait by 20 s; a guest that reports nothing for this long
+    /// after a scenario started is stuck, not slow.
+    var responseLimit: Duration { .seconds(scenarioTimeout + 120) }
+
+    /// A guest that stopped answering, with the end of its console.
+    func hang(_ console: [String]) -> KernelCrash {
+        KernelCrash(headline: "the guest stopped responding: no result \(responseLimit.secondsText) after the scenario started (the kernel hung; the console's last lines follow)",
+                    excerpt: Array(console.suffix(40)))
     }
 
     /// Writes the files a boot delivered (scenario folders) and returns its
@@ -284,6 +299,20 @@ struct HermeticRun {
         guard let bytes = try? FileBytes.read(path), offset <= bytes.count else { return [] }
         var splitter = LineSplitter()
         return splitter.feed(Data(bytes[offset...])) + splitter.finish()
+    }
+}
+
+/// When the running scenario started, for the watchdog thread.
+final class ScenarioWatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var since: ContinuousClock.Instant?
+
+    func started() { lock.withLock { since = .now } }
+
+    func finished() { lock.withLock { since = nil } }
+
+    func isOverdue(after limit: Duration) -> Bool {
+        lock.withLock { since.map { ContinuousClock.now - $0 > limit } ?? false }
     }
 }
 

@@ -18,14 +18,14 @@ public struct QemuLauncher: Sendable {
         self.memory = memory
     }
 
-    /// The kernel command line. A panic (and with `oops=panic`, any oops)
-    /// reboots at once, which `-no-reboot` turns into QEMU exiting: the host
+    /// The kernel command line. A panic (and with `oops=panic`, any oops;
+    /// with `softlockup_panic=1`, a CPU stuck in the kernel) reboots at once, which `-no-reboot` turns into QEMU exiting: the host
     /// then knows the kernel died. `quiet` keeps the console to warnings and
     /// worse (an oops raises the level itself), which matters under TCG
     /// where every console byte is an emulated port write. The IO-APIC timer
     /// check can miss its ticks on a loaded TCG host ("IO-APIC + timer
     /// doesn't work!"); virtual machines skip it with `no_timer_check`.
-    public static let kernelArguments = "console=ttyS0 quiet panic=-1 oops=panic no_timer_check"
+    public static let kernelArguments = "console=ttyS0 quiet panic=-1 oops=panic softlockup_panic=1 no_timer_check"
 
     /// The host end of ttyS1. The harness's own test of a lost KTAP stream
     /// (HostFailurePathTests) sets KLP_HARNESS_TEST_DROP_KTAP=1 to discard
@@ -49,9 +49,9 @@ public struct QemuLauncher: Sendable {
     /// Boots once; `onOutput` gets the guest's ttyS1 as it arrives. QEMU's
     /// own messages (a bad option, a missing file) go to `qemuLog`.
     public func boot(kernel: String, initrd: String, consoleLog: String, channel: String, qemuLog: String,
-                     limit: Duration, onOutput: (Data) -> Void) throws -> Subprocess.Outcome {
+                     limit: Duration, stopWhen: (@Sendable () -> Bool)? = nil, onOutput: (Data) -> Void) throws -> Subprocess.Outcome {
         let qemu = Subprocess("qemu-system-x86_64", arguments(kernel: kernel, initrd: initrd, consoleLog: consoleLog, channel: channel))
-        return try qemu.stream(timeout: limit, stderrPath: qemuLog, onOutput: onOutput)
+        return try qemu.stream(timeout: limit, stderrPath: qemuLog, stopWhen: stopWhen, onOutput: onOutput)
     }
 
     /// QEMU option values separate with commas; a comma in a path is doubled.

@@ -11,6 +11,8 @@ public struct Subprocess {
         public var status: Int32
         public var timedOut: Bool
         public var output: String
+        /// Killed because the caller's `stopWhen` said so.
+        public var stopped = false
     }
 
     public var executable: String
@@ -46,14 +48,15 @@ public struct Subprocess {
     /// Runs with stdin from `stdinPath` (/dev/null by default), handing
     /// stdout chunks to `onOutput` as they arrive; stderr goes to
     /// `stderrPath` (or into stdout if nil).
-    public func stream(timeout: Duration, stdinPath: String = "/dev/null", stderrPath: String?, onOutput: (Data) -> Void) throws -> Outcome {
+    public func stream(timeout: Duration, stdinPath: String = "/dev/null", stderrPath: String?,
+                       stopWhen: (@Sendable () -> Bool)? = nil, onOutput: (Data) -> Void) throws -> Outcome {
         var stderr: FileHandle?
         if let stderrPath {
             _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
             stderr = FileHandle(forWritingAtPath: stderrPath)
         }
         defer { try? stderr?.close() }
-        return try stream(timeout: timeout, stdinPath: stdinPath, stdout: nil, stderr: stderr, onOutput: onOutput)
+        return try stream(timeout: timeout, stdinPath: stdinPath, stdout: nil, stderr: stderr, stopWhen: stopWhen, onOutput: onOutput)
     }
 
     /// The general form: stdout to `stdout` if given (then `onOutput` gets
@@ -61,7 +64,7 @@ public struct Subprocess {
     /// The process tree is killed when the limit passes or the harness is
     /// interrupted (SIGINT, SIGTERM, SIGHUP), so no QEMU outlives the run.
     func stream(timeout: Duration, stdinPath: String, stdout: FileHandle?, stderr: FileHandle? = nil,
-                onOutput: (Data) -> Void) throws -> Outcome {
+                stopWhen: (@Sendable () -> Bool)? = nil, onOutput: (Data) -> Void) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.resolve(executable))
         process.arguments = arguments
@@ -83,7 +86,7 @@ public struct Subprocess {
         }
         try process.run()
         let pid = process.processIdentifier
-        let expired = Watchdog(pid: pid, after: timeout)
+        let expired = Watchdog(pid: pid, after: timeout, stopWhen: stopWhen)
         let reader = pipe.fileHandleForReading
         while true {
             let chunk = reader.availableData
@@ -92,7 +95,7 @@ public struct Subprocess {
         }
         process.waitUntilExit()
         expired.cancel()
-        return Outcome(status: process.terminationStatus, timedOut: expired.fired, output: "")
+        return Outcome(status: process.terminationStatus, timedOut: expired.fired, output: "", stopped: expired.stopped)
     }
 
     static func resolve(_ executable: String) throws -> String {
@@ -110,26 +113,35 @@ public struct Subprocess {
 final class Watchdog: @unchecked Sendable {
     private let lock = NSLock()
     private var _fired = false
+    private var _stopped = false
     private var cancelled = false
 
     /// `pid` leads its own process group (checked right after it started,
     /// so a reused pid can never make the group kill hit someone else).
-    init(pid: Int32, after limit: Duration) {
+    init(pid: Int32, after limit: Duration, stopWhen: (@Sendable () -> Bool)? = nil) {
         let leadsGroup = getpgid(pid) == pid
         let thread = Thread { [self] in
             let deadline = Deadline(after: limit)
-            while !deadline.hasPassed && !Interruption.isRequested {
+            var stop = false
+            while !deadline.hasPassed && !Interruption.isRequested && !stop {
                 if lock.withLock({ cancelled }) { return }
                 Deadline.nap(.milliseconds(50))
+                stop = stopWhen?() ?? false
             }
             // An interruption is not a time-out: the caller reads Interruption.
-            if !Interruption.isRequested { lock.withLock { _fired = true } }
+            if stop {
+                lock.withLock { _stopped = true }
+            } else if !Interruption.isRequested {
+                lock.withLock { _fired = true }
+            }
             ProcessTree.kill(root: pid, killGroup: leadsGroup)
         }
         thread.start()
     }
 
     var fired: Bool { lock.withLock { _fired } }
+
+    var stopped: Bool { lock.withLock { _stopped } }
 
     func cancel() { lock.withLock { cancelled = true } }
 }
