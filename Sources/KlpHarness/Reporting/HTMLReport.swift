@@ -18,6 +18,9 @@ public enum HTMLReport {
     }
 
     /// Writes the page to `path`, linking the scenario files relative to it.
+    /// I/O style: Foundation, not `FileBytes.replace`: `--output` may name a
+    /// directory still to be created, and the message quotes Foundation's
+    /// description of what went wrong.
     public static func write(_ archive: ResultsArchive, to path: String) throws {
         let html = render(archive, linkingFrom: URL(fileURLWithPath: path).deletingLastPathComponent().path)
         do {
