@@ -710,140 +710,15 @@ extension HTMLReport {
 // MARK: - Style and script
 
 extension HTMLReport {
-    static let stylesheet = """
-        :root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#fff;--soft:#f6f8fa;--pass:#1a7f37;--pass-bg:#dafbe1;--fail:#b3261e;--fail-bg:#ffebe9;--warn:#9a6700;--warn-bg:#fff8c5;--skip:#59636e;--skip-bg:#eff2f5;--add-bg:#e6f4ea;--add:#116329;--del-bg:#fde8e7;--del:#a40e26}
-        *{box-sizing:border-box}
-        html{-webkit-text-size-adjust:100%}
-        body{margin:0 auto;max-width:1280px;padding:12px 16px 40px;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:var(--fg);background:var(--bg)}
-        code,.pane,.ev td:first-child,.ev td:last-child{font-family:ui-monospace,"SFMono-Regular","DejaVu Sans Mono",Menlo,Consolas,monospace}
-        h1{font-size:1.6rem;margin:.2em 0 .3em}
-        h2{font-size:1.3rem;margin:1.6em 0 .5em;padding-bottom:.2em;border-bottom:1px solid var(--line)}
-        h3{font-size:1.05rem;margin:0;display:inline}
-        h4{font-size:.95rem;margin:1.1em 0 .4em}
-        h4 .sub{font-weight:normal;color:var(--muted)}
-        a{color:#0550ae}
-        .totals{font-size:1.05rem;margin:.2em 0}
-        .count.pass{color:var(--pass)}.count.fail,.count.error,.count.timeout,.count.infrastructure{color:var(--fail);font-weight:600}
-        .kernels{margin:.4em 0;padding-left:1.2em}
-        .kernels .bad .verdict{color:var(--fail);font-weight:600}.kernels .good .verdict{color:var(--pass)}
-        .hint,.note,.tlsum,footer{color:var(--muted);font-size:.88rem}
-        .warning{background:var(--warn-bg);border-left:4px solid var(--warn);padding:.4em .7em}
-        .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%}
-        table{border-collapse:collapse}
-        .matrix th,.matrix td{border:1px solid var(--line);padding:.35em .6em;text-align:left;white-space:nowrap}
-        .matrix thead th{background:var(--soft);font-weight:600}
-        .matrix tbody th{font-weight:normal}
-        .matrix th:first-child{position:sticky;left:0;z-index:1;background:var(--bg);box-shadow:inset -1px 0 0 var(--line)}
-        .matrix thead th:first-child{background:var(--soft)}
-        .matrix tfoot{color:var(--muted)}
-        .cell a{display:block;color:inherit;text-decoration:none}
-        .cell a:hover strong,.cell a:focus strong{text-decoration:underline}
-        .cell .time{color:var(--muted);font-size:.85em;margin-left:.3em}
-        .cell.pass{background:var(--pass-bg);color:var(--pass)}
-        .cell.problem{background:var(--fail-bg);color:var(--fail);box-shadow:inset 4px 0 0 var(--fail)}
-        .cell.problem strong{letter-spacing:.03em}
-        .cell.skip,.cell.missing{background:var(--skip-bg);color:var(--skip)}
-        .badge{display:inline-block;font-size:.8rem;font-weight:700;padding:.05em .5em;border-radius:1em;border:1px solid currentColor;margin-right:.3em;vertical-align:.1em}
-        .badge.pass{color:var(--pass);background:var(--pass-bg)}
-        .badge.fail,.badge.error,.badge.timeout,.badge.infrastructure,.badge.other{color:var(--fail);background:var(--fail-bg)}
-        .badge.skip{color:var(--skip);background:var(--skip-bg)}
-        .on{font-weight:normal;color:var(--muted);font-size:.9em}
-        .scenario{border:1px solid var(--line);border-radius:6px;margin:.6em 0;background:var(--bg)}
-        .scenario.problem{border-color:var(--fail);border-left:6px solid var(--fail)}
-        .scenario>details>summary{padding:.5em .8em;cursor:pointer;display:block;list-style:none}
-        .scenario>details>summary::before{content:"▸";color:var(--muted);display:inline-block;width:1.1em}
-        .scenario>details[open]>summary::before{content:"▾"}
-        .scenario>details>summary::-webkit-details-marker{display:none}
-        .sumtime{color:var(--muted);font-size:.9rem;float:right;margin-left:1em}
-        .scenario>details>:not(summary){margin-left:.8rem;margin-right:.8rem}
-        .scenario>details[open]>summary{border-bottom:1px solid var(--line)}
-        .facts{display:flex;flex-wrap:wrap;gap:.3em 1.6em;margin:.7em 0}
-        .facts div{min-width:0}.facts dt{font-size:.75rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}.facts dd{margin:0}
-        .facts .files dd{display:flex;flex-wrap:wrap;gap:.2em .8em}
-        .diagnostics{margin:.2em 0;padding-left:1.2em}.diagnostics li{overflow-wrap:anywhere}
-        .legend{font-size:.85rem;margin:.2em 0 .5em;display:flex;flex-wrap:wrap;gap:.3em 1.2em}
-        .legend b{font-family:ui-monospace,monospace}
-        .legend .r del{background:var(--del-bg);color:var(--del);text-decoration:none;padding:0 .3em}
-        .legend .a ins{background:var(--add-bg);color:var(--add);text-decoration:none;padding:0 .3em}
-        .sbs{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);grid-template-rows:repeat(var(--rows),auto);column-gap:10px}
-        .pane{font-size:12.5px;line-height:1.45;border:1px solid var(--line);border-radius:4px;background:var(--soft);min-width:0}
-        .sbs .pane{display:grid;grid-template-rows:subgrid;grid-template-columns:minmax(0,1fr)}
-        .pane.single{margin:0;padding:0 0 0 3.6em;list-style:decimal}
-        .pane.single li{white-space:pre-wrap;overflow-wrap:anywhere;padding:0 .4em 0 .6em;border-left:1px solid var(--line);background:var(--bg)}
-        .pane.single li::marker{color:var(--muted)}
-        .ph{font:600 12px system-ui,sans-serif;color:var(--muted);padding:.3em .6em;border-bottom:1px solid var(--line);background:#fff}
-        .l{display:grid;grid-template-columns:2.6em 1.3em minmax(0,1fr);min-width:0}
-        .l i{font-style:normal;color:var(--muted);text-align:right;padding-right:.5em;user-select:none;border-right:1px solid var(--line)}
-        .l b{font-weight:700;text-align:center;user-select:none}
-        .l>span,.l>del,.l>ins{white-space:pre-wrap;overflow-wrap:anywhere;padding-right:.4em;text-decoration:none}
-        .l.r{background:var(--del-bg);color:var(--del)}.l.a{background:var(--add-bg);color:var(--add)}
-        .l.r b,.l.a b{color:inherit}
-        .l.g{background:repeating-linear-gradient(135deg,transparent 0 4px,rgba(0,0,0,.045) 4px 8px)}
-        @supports not (grid-template-rows:subgrid){.sbs{display:flex;gap:10px;align-items:flex-start}.sbs .pane{display:block;flex:1 1 0}}
-        .tl{border:1px solid var(--line);border-radius:4px;background:#fff}
-        .timeline{display:block;width:100%;min-width:880px;height:auto}
-        .timeline text{font:11px system-ui,sans-serif;fill:var(--fg)}
-        .timeline .lt{fill:var(--muted);font-weight:600}
-        .timeline .ax{fill:var(--muted)}
-        .timeline .lane{stroke:#eaeef2}
-        .timeline .axis{stroke:#59636e}
-        .timeline .grid{stroke:#eaeef2}
-        .timeline .guide{stroke:#8c959f;stroke-dasharray:2 3;stroke-width:.8}
-        .timeline .tick.action{stroke:#0550ae;stroke-width:2}
-        .timeline .al{fill:#0550ae}
-        .timeline .bar rect{fill:#8250df;fill-opacity:.25;stroke:#8250df}
-        .timeline .bar.open rect{fill:#bf8700;fill-opacity:.25;stroke:#bf8700;stroke-dasharray:4 2}
-        .timeline .bl{fill:#3e1f79}.timeline .bar.open .bl{fill:#7d4e00;font-weight:600}
-        .timeline .none{fill:var(--muted);font-style:italic}
-        .timeline circle.dot{fill:#1a7f37}
-        .timeline .cl{fill:#1a4d2e}
-        .timeline .dot.unexpected path{fill:var(--add);stroke:#fff}
-        .timeline .cl.unexpected{fill:var(--add);font-weight:700}
-        .timeline .dot.missing circle{fill:#fff;stroke:var(--del);stroke-width:2}.timeline .dot.missing path{stroke:var(--del);stroke-width:1.5}
-        .timeline .cl.missing{fill:var(--del);font-weight:700}
-        .timeline .tick.core{stroke:#8250df;stroke-width:1.5}
-        .timeline .tick.other{stroke:#8c959f;stroke-width:1.5}
-        .timeline .tick.unexpected{stroke:var(--add);stroke-width:3}
-        .events{margin:.6em 0}.events>summary{cursor:pointer;font-size:.9rem;font-weight:600}
-        .ev{font-size:12.5px;margin-top:.3em}
-        .ev th,.ev td{border-bottom:1px solid var(--line);padding:.15em .6em;text-align:left;vertical-align:top}
-        .ev td:first-child{text-align:right;white-space:nowrap}
-        .ev td:last-child{white-space:pre-wrap;overflow-wrap:anywhere;min-width:20em}
-        .ev tr.action td{color:#0550ae}
-        .ev tr.r td{background:var(--del-bg);color:var(--del);font-weight:600}
-        .ev tr.a td{background:var(--add-bg);color:var(--add);font-weight:600}
-        .up{font-size:.85rem;text-align:right;margin:.4em .8em .6em}
-        footer{margin-top:2em;border-top:1px solid var(--line);padding-top:.6em}
-        @media (max-width:700px){
-        body{padding:8px 10px 30px;font-size:14px}
-        h1{font-size:1.35rem}
-        .sbs{display:block}
-        .sbs .pane{display:block;margin-bottom:8px}
-        .sbs .l.g{display:none}
-        .scenario>details>:not(summary){margin-left:.5rem;margin-right:.5rem}
-        .matrix tbody th,.matrix tfoot th{white-space:normal;min-width:9em;max-width:11em;overflow-wrap:anywhere}
-        .matrix th,.matrix td{padding:.3em .45em}
-        .ev td:last-child{min-width:12em}
-        .ev th,.ev td{padding:.15em .35em}
-        }
-        @media print{
-        :root{--fg:#000;--muted:#333;--soft:#fff}
-        body{max-width:none;padding:0;color:#000;background:#fff;font-size:11pt}
-        a{color:#000;text-decoration:none}
-        .scroll{overflow:visible}
-        .scenario{break-before:page;border:1px solid #000;border-left-width:1px}
-        .scenario.problem{border-left:6px solid #000}
-        .scenario>details>summary::before,.events>summary::before{content:none}
-        .up,script{display:none}
-        .cell.pass,.cell.problem,.cell.skip,.cell.missing,.badge{background:#fff!important;color:#000!important;box-shadow:none}
-        .cell.problem strong{text-decoration:underline}
-        .l{break-inside:avoid}
-        .l.r,.l.a,.ev tr.r td,.ev tr.a td{background:#fff;color:#000;font-weight:700}
-        .timeline{min-width:0}
-        .pane{background:#fff}
-        }
-        @media print{details::details-content{content-visibility:visible!important;display:contents!important}}
-        """
+    /// The page's stylesheet: HTMLReport.css beside this file, embedded in
+    /// the binary at build time (SwiftPM's `.embedInCode`, see Package.swift),
+    /// so the runner needs no resource bundle. The file ends in a newline;
+    /// the page has the text without it.
+    static let stylesheet: String = {
+        var text = String(decoding: PackageResources.HTMLReport_css, as: UTF8.self)
+        if text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }()
 
     /// Optional: opens every collapsed section for printing, and closes them again.
     static let printScript = """
