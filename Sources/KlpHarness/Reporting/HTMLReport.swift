@@ -420,17 +420,9 @@ extension HTMLReport {
             var bars = timeline.transitions.map { Bar(patch: $0.patch, start: $0.start.seconds, duration: $0.duration.seconds, completed: true) }
             // A transition that never completed (a stall, a timeout) is not a
             // span; draw it open to the end of the log.
-            var open: [String: Double] = [:]
-            for event in timeline.events where event.kind == .livepatch {
-                guard let (patch, kind) = TransitionSpan.parse(event.text) else { continue }
-                switch kind {
-                case .initializing: if open[patch] == nil { open[patch] = event.offset.seconds }
-                case .complete: open[patch] = nil
-                }
-            }
             let end = timeline.length.seconds
-            for (patch, start) in open.sorted(by: { $0.value < $1.value }) {
-                bars.append(Bar(patch: patch, start: start, duration: max(0, end - start), completed: false))
+            for (patch, start) in timeline.unfinishedTransitions {
+                bars.append(Bar(patch: patch, start: start.seconds, duration: max(0, end - start.seconds), completed: false))
             }
             return bars.sorted { $0.start < $1.start }
         }
