@@ -28,7 +28,10 @@ let package = Package(
             dependencies: [
                 "CKmod",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            // The HTML report's stylesheet, compiled into the binary as
+            // `PackageResources.HTMLReport_css`: no bundle to ship or find.
+            resources: [.embedInCode("Reporting/HTMLReport.css")]
         ),
         .executableTarget(
             name: "klp-harness",

@@ -8,8 +8,9 @@ struct KlpHarnessCommand: ParsableCommand {
         abstract: "Build, boot and test Linux livepatch callbacks against expected kernel-log transcripts.",
         discussion: """
             Two ways in:
-              klp-harness vm    on a build host: builds kmod/ and this runner, boots a kernel \
-            with virtme-ng, runs the suite inside it and copies the results back.
+              klp-harness vm    on a build host: builds kmod/, boots each kernel with QEMU in \
+            a hermetic guest that holds this runner, the modules and the scenarios, runs the \
+            suite inside it and collects the results (scripts/selftest builds the runner first).
               klp-harness run   on a booted test machine (as root): runs the suite on the \
             running kernel.
 
@@ -24,26 +25,48 @@ struct KlpHarnessCommand: ParsableCommand {
         subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self]
     )
 
-    /// ArgumentParser's own main, except that option errors (an unknown
-    /// option, a value that does not parse, a failed validate()) exit 2 like
-    /// every other bad input, instead of its 64 (EX_USAGE), for every
-    /// subcommand in this one place.
+    /// ArgumentParser's own main, with every error mapped to an exit code
+    /// here, for every subcommand: option errors (an unknown option, a value
+    /// that does not parse, a failed validate()) exit 2 like every other bad
+    /// input, instead of its 64 (EX_USAGE); what a `HarnessSubcommand`
+    /// throws goes through `fail(with:)`, except an `ExitCode` (a run's
+    /// verdict); anything else (--help, which ArgumentParser runs as its own
+    /// command) is ArgumentParser's to finish.
     static func main() {
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot()
-            try command.run()
+            command = try parseAsRoot()
         } catch {
-            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
-            var text = message(for: error)
-            if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
-            printError("klp-harness: error: \(text)")
-            let words = CommandLine.arguments.dropFirst()
-            let subcommand = configuration.subcommands.map { $0._commandName }.first { words.first == $0 }
-            printError("klp-harness: hint: see 'klp-harness\(subcommand.map { " \($0)" } ?? "") --help' for the options and their values")
-            exit(withError: ExitCode(ExitStatus.badInput.rawValue))
+            failParsing(error)
+        }
+        do {
+            try command.run()
+        } catch let error as ExitCode {
+            exit(withError: error)
+        } catch where command is any HarnessSubcommand {
+            fail(with: error)
+        } catch {
+            exit(withError: error)
         }
     }
+
+    /// Reports an error of parsing or validating the command line.
+    private static func failParsing(_ error: any Error) -> Never {
+        guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+        var text = message(for: error)
+        if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+        printError("klp-harness: error: \(text)")
+        let words = CommandLine.arguments.dropFirst()
+        let subcommand = configuration.subcommands.map { $0._commandName }.first { words.first == $0 }
+        printError("klp-harness: hint: see 'klp-harness\(subcommand.map { " \($0)" } ?? "") --help' for the options and their values")
+        exit(withError: ExitCode(ExitStatus.badInput.rawValue))
+    }
 }
+
+/// A subcommand of klp-harness: it throws harness errors (and an `ExitCode`
+/// for a verdict) and leaves printing them and the exit code to `main`.
+/// A new subcommand conforms and is listed in `subcommands`.
+protocol HarnessSubcommand: ParsableCommand {}
 
 /// Prints a harness error the way every subcommand does and exits with its code.
 func fail(with error: Error) -> Never {
@@ -54,4 +77,12 @@ func fail(with error: Error) -> Never {
     }
     printError("klp-harness: error: \(error)")
     KlpHarnessCommand.exit(withError: ExitCode(ExitStatus.badInput.rawValue))
+}
+
+extension ExitStatus {
+    /// A suite's verdict as the process's exit code: nothing for a pass,
+    /// else an `ExitCode` that `main` passes on.
+    func exitUnlessPassed() throws {
+        if self != .passed { throw ExitCode(rawValue) }
+    }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import KlpHarness
 
-struct ReportCommand: ParsableCommand {
+struct ReportCommand: HarnessSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Write a results folder as one self-contained HTML page.",
@@ -37,13 +37,9 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let path = output ?? "\(results.hasSuffix("/") ? String(results.dropLast()) : results)/index.html"
-        do {
-            let archive = try ResultsArchive.load(results)
-            try HTMLReport.write(archive, to: path)
-            let runs = archive.kernels.reduce(0) { $0 + $1.document.scenarios.count }
-            printError("klp-harness: wrote \(path) (\(archive.kernels.count) kernel\(archive.kernels.count == 1 ? "" : "s"), \(runs) scenario runs)")
-        } catch {
-            fail(with: error)
-        }
+        let archive = try ResultsArchive.load(results)
+        try HTMLReport.write(archive, to: path)
+        let runs = archive.kernels.reduce(0) { $0 + $1.document.scenarios.count }
+        printError("klp-harness: wrote \(path) (\(archive.kernels.count) kernel\(archive.kernels.count == 1 ? "" : "s"), \(runs) scenario runs)")
     }
 }

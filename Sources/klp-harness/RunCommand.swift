@@ -1,7 +1,7 @@
 import ArgumentParser
 import KlpHarness
 
-struct RunCommand: ParsableCommand {
+struct RunCommand: HarnessSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the scenarios on the running kernel (as root).",
@@ -29,41 +29,18 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Directory holding the built .ko files.", valueName: "dir"))
     var modules = "kmod"
 
-    @Option(name: .long, help: ArgumentHelp("Directory of *.scenario files.", valueName: "dir"))
-    var scenarios = "scenarios"
-
-    @Option(name: .long, help: ArgumentHelp("Results root; this run writes <dir>/<kernel release>/.", valueName: "dir"))
-    var results = "results"
-
-    @Option(name: .long, help: ArgumentHelp("Per-scenario time limit in seconds; a scenario over it is reported as TIMEOUT and cleaned up.", valueName: "seconds"))
-    var timeout: Int = 60
-
-    @Option(help: ShardArgument.help)
-    var shard: ShardArgument?
+    @OptionGroup var suite: SuiteOptions
 
     @Option(name: .customLong("results-channel"), help: ArgumentHelp("Also send each scenario's result files, as soon as they are written, to this device: the hermetic guest of 'klp-harness vm' passes its serial port /dev/ttyS2, so the host has what finished even if the kernel crashes.", valueName: "device"))
     var resultsChannel: String?
 
-    @Argument(help: ArgumentHelp("Scenario names to run (default: all). Names are the file names without the number and extension, e.g. busy-target-module.", valueName: "scenario"))
-    var names: [String] = []
-
-    func validate() throws {
-        guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
-    }
-
     func run() throws {
-        var options = SuiteRunner.Options(modules: modules, scenarios: scenarios, results: results)
-        options.names = names
-        options.timeout = .seconds(timeout)
-        options.shard = shard.map { ($0.index, $0.count) }
+        var options = SuiteRunner.Options(modules: modules, scenarios: suite.scenarios, results: suite.results)
+        options.names = suite.names
+        options.timeout = .seconds(suite.timeout)
+        options.shard = suite.slice
         options.resultsChannel = resultsChannel
         let runner = SuiteRunner(options: options) { printLine($0) }
-        let status: ExitStatus
-        do {
-            status = try runner.run()
-        } catch {
-            fail(with: error)
-        }
-        if status != .passed { throw ExitCode(status.rawValue) }
+        try runner.run().exitUnlessPassed()
     }
 }

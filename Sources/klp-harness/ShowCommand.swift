@@ -4,7 +4,7 @@ import KlpHarness
 import Glibc
 #endif
 
-struct ShowCommand: ParsableCommand {
+struct ShowCommand: HarnessSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Show a results folder: the kernel x scenario table, or one scenario's diff and timeline.",
@@ -39,38 +39,34 @@ struct ShowCommand: ParsableCommand {
     var noColor = false
 
     func run() throws {
-        do {
-            let archive = try ResultsArchive.load(results)
-            let kernels = archive.kernels.filter { kernel == nil || $0.release == kernel }
-            guard !kernels.isEmpty else {
-                throw HarnessError(.badInput, "no results for kernel \(kernel ?? "")",
-                                   remedy: "kernels here: \(archive.kernels.map(\.release).joined(separator: ", "))")
-            }
-            guard let scenario else {
-                var table = MatrixSummary(documents: kernels.map(\.document))
-                table.showsTransitions = true
-                table.render().forEach { printLine($0) }
-                return
-            }
-            let color = !noColor && isatty(1) != 0
-            var shown = 0
-            for run in kernels {
-                guard let entry = run.document.scenarios.first(where: { $0.name == scenario }) else { continue }
-                guard let artifacts = run.artifacts(of: scenario) else {
-                    printLine("\(scenario) on \(run.release): \(entry.status.rawValue), no transcripts (\(entry.diagnostics.first ?? "not run"))")
-                    shown += 1
-                    continue
-                }
-                if shown > 0 { printLine("") }
-                ScenarioView(kernel: run, entry: entry, artifacts: artifacts, color: color).render().forEach { printLine($0) }
+        let archive = try ResultsArchive.load(results)
+        let kernels = archive.kernels.filter { kernel == nil || $0.release == kernel }
+        guard !kernels.isEmpty else {
+            throw HarnessError(.badInput, "no results for kernel \(kernel ?? "")",
+                               remedy: "kernels here: \(archive.kernels.map(\.release).joined(separator: ", "))")
+        }
+        guard let scenario else {
+            var table = MatrixSummary(documents: kernels.map(\.document))
+            table.showsTransitions = true
+            table.render().forEach { printLine($0) }
+            return
+        }
+        let color = !noColor && isatty(1) != 0
+        var shown = 0
+        for run in kernels {
+            guard let entry = run.document.scenarios.first(where: { $0.name == scenario }) else { continue }
+            guard let artifacts = run.artifacts(of: scenario) else {
+                printLine("\(scenario) on \(run.release): \(entry.status.rawValue), no transcripts (\(entry.diagnostics.first ?? "not run"))")
                 shown += 1
+                continue
             }
-            if shown == 0 {
-                throw HarnessError(.badInput, "no scenario named '\(scenario)' in \(results)",
-                                   remedy: "scenarios here: \(archive.scenarioNames.joined(separator: ", "))")
-            }
-        } catch {
-            fail(with: error)
+            if shown > 0 { printLine("") }
+            ScenarioView(kernel: run, entry: entry, artifacts: artifacts, color: color).render().forEach { printLine($0) }
+            shown += 1
+        }
+        if shown == 0 {
+            throw HarnessError(.badInput, "no scenario named '\(scenario)' in \(results)",
+                               remedy: "scenarios here: \(archive.scenarioNames.joined(separator: ", "))")
         }
     }
 }

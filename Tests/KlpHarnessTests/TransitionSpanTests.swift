@@ -54,6 +54,9 @@ struct TransitionSpanTests {
         let unfinished = Array(records.prefix { !$0.message.hasSuffix("': unpatching complete") })
         #expect(unfinished.contains { $0.message.hasSuffix("initializing patching transition") })
         #expect(TransitionSpan.spans(in: unfinished) == [])
+        let start = try #require(unfinished.first { $0.message.hasSuffix("initializing patching transition") }).timestamp
+        #expect(TransitionSpan.transitions(in: unfinished).unfinished == [TransitionSpan.Unfinished(patch: "livepatch_callbacks_demo", start: start)])
+        #expect(TransitionSpan.transitions(in: records).unfinished == [])
     }
 
     @Test("events are recognised only in the core's exact wording", arguments: [

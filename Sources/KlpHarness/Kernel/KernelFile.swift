@@ -5,6 +5,8 @@ import Glibc
 
 /// Thin wrappers over open/read/write for the small text files of sysfs,
 /// procfs and debugfs. Errors keep the errno and the path.
+/// I/O style: swift-system's `FileDescriptor`, because these files need the
+/// exact system calls (one write(2) per value) and the errno they fail with.
 public struct KernelFileError: Error, Equatable, Sendable, CustomStringConvertible {
     public var path: String
     public var operation: String

@@ -16,9 +16,14 @@ public struct ModuleInfo: Equatable, Sendable {
 
 /// The libkmod library context: insmod, rmmod and modinfo in-process.
 /// One context serves a whole run (libkmod caches the module index).
+/// Each wrapper names the C function it calls, as swift-system's do; their
+/// contracts are in libkmod's `libkmod/libkmod.h` and `libkmod-module.c`.
 public final class KmodContext {
     private let context: OpaquePointer
 
+    /// Creates a context with libkmod's default directories and configuration.
+    ///
+    /// The C function `kmod_new`; `deinit` calls `kmod_unref`.
     public init() throws(KmodError) {
         guard let context = kmod_new(nil, nil) else {
             throw KmodError(operation: .open, module: "libkmod", errno: ErrnoDescription(ENOMEM))
@@ -28,10 +33,14 @@ public final class KmodContext {
 
     deinit { kmod_unref(context) }
 
+    /// The C function `kmod_module_new_from_path`; the caller releases the
+    /// module with `kmod_module_unref`.
     private func module(atPath path: String) throws(KmodError) -> OpaquePointer {
         try lookUp(path) { kmod_module_new_from_path(context, path, &$0) }
     }
 
+    /// The C function `kmod_module_new_from_name`; the caller releases the
+    /// module with `kmod_module_unref`.
     private func module(named name: String) throws(KmodError) -> OpaquePointer {
         try lookUp(name) { kmod_module_new_from_name(context, name, &$0) }
     }
@@ -47,6 +56,10 @@ public final class KmodContext {
     }
 
     /// Reads the `.modinfo` section of a module file, without loading it.
+    ///
+    /// The C function `kmod_module_get_info`, walked with
+    /// `kmod_module_info_get_key`, `kmod_module_info_get_value` and
+    /// `kmod_list_next`, then freed with `kmod_module_info_free_list`.
     public func info(ofModuleAt path: String) throws(KmodError) -> ModuleInfo {
         let module = try module(atPath: path)
         defer { kmod_module_unref(module) }
@@ -86,6 +99,8 @@ public final class KmodContext {
 
     /// insmod: loads the module file with a parameter string such as
     /// `pre_patch_ret=-19`. The kernel's errno comes back in the error.
+    ///
+    /// The C function `kmod_module_insert_module`, with no flags.
     public func insertModule(atPath path: String, parameters: String) throws(KmodError) {
         let module = try module(atPath: path)
         defer { kmod_module_unref(module) }
@@ -97,6 +112,8 @@ public final class KmodContext {
 
     /// rmmod: unloads a module by name. libkmod never blocks here
     /// (O_NONBLOCK), so callers wait for refcnt 0 first.
+    ///
+    /// The C function `kmod_module_remove_module`, with no flags.
     public func removeModule(named name: String) throws(KmodError) {
         let module = try module(named: name)
         defer { kmod_module_unref(module) }

@@ -100,6 +100,8 @@ public struct Timeline: Sendable {
 
     public var events: [Event]
     public var transitions: [Span]
+    /// Transitions that began and never completed, with no duration.
+    public var unfinishedTransitions: [(patch: String, start: Duration)]
     /// From the first record to the last.
     public var length: Duration
 
@@ -109,9 +111,9 @@ public struct Timeline: Sendable {
         events = records.map { record in
             Event(offset: offset(record.timestamp), kind: Self.kind(of: record.message), text: record.message)
         }
-        transitions = TransitionSpan.spans(in: records).map {
-            Span(patch: $0.patch, start: offset($0.start), duration: $0.duration)
-        }
+        let (finished, unfinished) = TransitionSpan.transitions(in: records)
+        transitions = finished.map { Span(patch: $0.patch, start: offset($0.start), duration: $0.duration) }
+        unfinishedTransitions = unfinished.map { ($0.patch, offset($0.start)) }
         length = offset(records.last?.timestamp ?? start)
     }
 

@@ -77,6 +77,8 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
         try FileBytes.replace(path, with: try encoder.encode(self))
     }
 
+    /// I/O style: Foundation, since JSONDecoder takes `Data`; only the host
+    /// reads results.json back (`show`, `report`, the page `vm` writes).
     public static func read(from path: String) throws -> ResultsDocument {
         try JSONDecoder().decode(ResultsDocument.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }

@@ -8,21 +8,37 @@ public struct TransitionSpan: Equatable, Sendable {
 
     public var duration: Duration { .microseconds(Int64(end) - Int64(start)) }
 
+    /// A transition that began and had not completed by the last record (a
+    /// stall, a timeout): the timeline draws it open to the end of the log.
+    public struct Unfinished: Equatable, Sendable {
+        public var patch: String
+        /// The kernel timestamp of its `initializing` line.
+        public var start: UInt64
+    }
+
+    /// The transitions that completed in `records`.
     public static func spans(in records: [KmsgRecord]) -> [TransitionSpan] {
-        var open: [String: UInt64] = [:]
+        transitions(in: records).finished
+    }
+
+    /// Every transition in `records`, in one pass: those that completed as
+    /// spans, in the order they completed, and those still open at the last
+    /// record, in the order they began.
+    public static func transitions(in records: [KmsgRecord]) -> (finished: [TransitionSpan], unfinished: [Unfinished]) {
+        var open: [Unfinished] = []
         var spans: [TransitionSpan] = []
         for record in records where record.isFromKernel {
             guard let (patch, event) = parse(record.message) else { continue }
             switch event {
             case .initializing:
-                if open[patch] == nil { open[patch] = record.timestamp }
+                if !open.contains(where: { $0.patch == patch }) { open.append(Unfinished(patch: patch, start: record.timestamp)) }
             case .complete:
-                if let start = open.removeValue(forKey: patch) {
-                    spans.append(TransitionSpan(patch: patch, start: start, end: record.timestamp))
+                if let index = open.firstIndex(where: { $0.patch == patch }) {
+                    spans.append(TransitionSpan(patch: patch, start: open.remove(at: index).start, end: record.timestamp))
                 }
             }
         }
-        return spans
+        return (spans, open)
     }
 
     enum Event { case initializing, complete }

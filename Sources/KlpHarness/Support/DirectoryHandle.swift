@@ -8,6 +8,8 @@ import Glibc
 /// its descriptor (openat/mkdirat/unlinkat/renameat). A link planted in the
 /// results folder is removed as a link, never followed out of the tree.
 /// See openat(2) and the O_NOFOLLOW notes in open(2).
+/// I/O style: raw Glibc, because swift-system 1.8.1 has no *at calls
+/// outside its io_uring API.
 public final class DirectoryHandle {
     public let path: String
     let fd: Int32

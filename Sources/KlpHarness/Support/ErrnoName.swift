@@ -1,3 +1,4 @@
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,15 +8,23 @@ import Glibc
 public struct ErrnoDescription: Equatable, Sendable, CustomStringConvertible {
     public let code: Int32
 
+    /// `code` or its negation: libkmod and the kernel return `-errno`.
     public init(_ code: Int32) { self.code = abs(code) }
 
     public var name: String { Self.names[code] ?? "E\(code)" }
 
-    /// The text insmod and the shell print for this errno (strerror).
-    public var message: String { String(cString: strerror(code)) }
+    /// The text insmod and the shell print for this errno: swift-system's
+    /// `Errno.description`, which is strerror(3).
+    public var message: String { Errno(rawValue: code).description }
 
     public var description: String { "\(name): \(message)" }
 
+    // The small table remains because `SystemPackage.Errno` has no symbolic
+    // name: its names are Swift ones (`Errno.noSuchDevice`) and both its
+    // `description` and `debugDescription` are the strerror text (see
+    // Sources/System/Errno.swift in swift-system). Messages print the C name
+    // a kernel developer greps for (ENODEV), so these are the values the
+    // kernel, libkmod and sysfs give the harness; any other prints as E<n>.
     static let names: [Int32: String] = [
         EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO",
         ENXIO: "ENXIO", E2BIG: "E2BIG", ENOEXEC: "ENOEXEC", EBADF: "EBADF", EAGAIN: "EAGAIN",
@@ -27,8 +36,6 @@ public struct ErrnoDescription: Equatable, Sendable, CustomStringConvertible {
         EOPNOTSUPP: "EOPNOTSUPP", EBADMSG: "EBADMSG",
     ]
 }
-
-import SystemPackage
 
 extension ErrnoDescription {
     /// The errno inside an error thrown by swift-system (EIO if it has none).

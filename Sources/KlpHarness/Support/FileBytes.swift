@@ -6,6 +6,8 @@ import Glibc
 /// Whole-file byte I/O for kernel images, initramfs parts and the results
 /// channel: files are created with O_NOFOLLOW, so a symlink planted where
 /// the harness writes is refused instead of followed.
+/// I/O style: `FileDescriptor` for the bytes; raw Glibc for unlink(2),
+/// rename(2) and stat(2), which swift-system 1.8.1 does not wrap.
 public enum FileBytes {
     public static func read(_ path: String, limit: Int = .max) throws(KernelFileError) -> [UInt8] {
         let fd: FileDescriptor

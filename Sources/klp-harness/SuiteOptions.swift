@@ -1,0 +1,29 @@
+import ArgumentParser
+
+/// The options of every command that runs the suite (`run`, and `vm` for the
+/// guest): which scenarios, where results go, the per-scenario time limit
+/// and a shard. A new such command takes them with
+/// `@OptionGroup var suite: SuiteOptions`.
+struct SuiteOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Directory of *.scenario files.", valueName: "dir"))
+    var scenarios = "scenarios"
+
+    @Option(help: ArgumentHelp("Results root; a run writes <dir>/<kernel release>/.", valueName: "dir"))
+    var results = "results"
+
+    @Option(help: ArgumentHelp("Per-scenario time limit in seconds; a scenario over it is reported as TIMEOUT and cleaned up.", valueName: "seconds"))
+    var timeout = 60
+
+    @Option(help: ShardArgument.help)
+    var shard: ShardArgument?
+
+    @Argument(help: ArgumentHelp("Scenario names to run (default: all). Names are the file names without the number and extension, e.g. busy-target-module.", valueName: "scenario"))
+    var names: [String] = []
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
+    /// `--shard I/N` as the library takes it.
+    var slice: (index: Int, count: Int)? { shard.map { ($0.index, $0.count) } }
+}
