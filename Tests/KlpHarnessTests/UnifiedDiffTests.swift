@@ -204,4 +204,18 @@ struct UnifiedDiffTests {
              % rmmod livepatch_callbacks_demo
             """)
     }
+
+    @Test("with the scenario file's line numbers, a hunk starts at the file line of its first expected line")
+    func fileLineNumbers() {
+        // Expected lines 1-5 stand on file lines 3, 4, 7, 8 and 12 (comments between).
+        let expected = ["a", "b", "c", "d", "e"]
+        let actual = ["a", "b", "c", "X", "e"]
+        let lines = UnifiedDiff(expected: expected, actual: actual)
+            .render(context: 1, expectedLabel: "scenarios/01-x.scenario", actualLabel: "x/actual.txt", expectedLineNumbers: [3, 4, 7, 8, 12])
+        #expect(lines == ["--- scenarios/01-x.scenario", "+++ x/actual.txt", "@@ -7,3 +3,3 @@", " c", "-d", "+X", " e"])
+        // A hunk with no expected line starts after the expected line before it.
+        let added = UnifiedDiff(expected: ["a"], actual: ["a", "Y"])
+            .render(context: 0, expectedLineNumbers: [5])
+        #expect(added.dropFirst(2).first == "@@ -5,0 +2 @@")
+    }
 }

@@ -28,7 +28,8 @@ public struct KTAPReport {
         for note in result.diagnostics { diagnostic(note) }
         if !result.passed {
             diagnostic(UnifiedDiff(expected: result.expected, actual: result.actual)
-                .render(expectedLabel: "\(result.scenario.name)/expected.txt", actualLabel: "\(result.scenario.name)/actual.txt")
+                .render(expectedLabel: result.scenario.path, actualLabel: "\(result.scenario.name)/actual.txt",
+                        expectedLineNumbers: result.expectedLineNumbers)
                 .joined(separator: "\n"))
         }
         diagnostic("\(result.scenario.name): \(result.wallTime.secondsText) wall, \(result.transitions.totalDuration.secondsText) in \(result.transitions.count) transition(s)")

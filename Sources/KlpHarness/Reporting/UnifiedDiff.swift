@@ -52,8 +52,12 @@ public struct UnifiedDiff: Equatable, Sendable {
         return result
     }
 
-    /// The `--- expected` / `+++ actual` text with `context` lines around changes.
-    public func render(context: Int = 3, expectedLabel: String = "expected", actualLabel: String = "actual") -> [String] {
+    /// The `--- expected` / `+++ actual` text with `context` lines around
+    /// changes. With `expectedLineNumbers` (the file line of each expected
+    /// line), a hunk's `-start` is that file's line number, as cram labels
+    /// its failures: the reader jumps straight to the line to change.
+    public func render(context: Int = 3, expectedLabel: String = "expected", actualLabel: String = "actual",
+                       expectedLineNumbers: [Int]? = nil) -> [String] {
         guard !isEmpty else { return [] }
         var lines = ["--- \(expectedLabel)", "+++ \(actualLabel)"]
         // Positions (old line, new line) before each edit.
@@ -82,7 +86,8 @@ public struct UnifiedDiff: Equatable, Sendable {
             let oldCount = slice.filter { if case .added = $0 { false } else { true } }.count
             let newCount = slice.filter { if case .removed = $0 { false } else { true } }.count
             let (oldStart, newStart) = positions[hunk.lowerBound]
-            lines.append("@@ -\(Self.range(oldStart, oldCount)) +\(Self.range(newStart, newCount)) @@")
+            let oldRange = expectedLineNumbers.map { Self.fileRange(oldStart, oldCount, lines: $0) } ?? Self.range(oldStart, oldCount)
+            lines.append("@@ -\(oldRange) +\(Self.range(newStart, newCount)) @@")
             for edit in slice {
                 switch edit {
                 case .same(let text): lines.append(" \(text)")
@@ -92,6 +97,16 @@ public struct UnifiedDiff: Equatable, Sendable {
             }
         }
         return lines
+    }
+
+    /// `start,count` where start is the file line of expected line
+    /// `index` (0-based): for an empty range, the line after the previous one.
+    static func fileRange(_ index: Int, _ count: Int, lines: [Int]) -> String {
+        guard index < lines.count || count == 0 else { return range(index, count) }
+        if count == 0 {
+            return "\(index > 0 && index - 1 < lines.count ? lines[index - 1] : 0),0"
+        }
+        return count == 1 ? "\(lines[index])" : "\(lines[index]),\(count)"
     }
 
     /// diff -u's `start,count`, where an empty range starts one line earlier.
@@ -107,6 +122,7 @@ extension ScenarioResult {
     public var diffFileLines: [String] {
         diagnostics.map { "# \($0)" }
             + crashExcerpt
-            + UnifiedDiff(expected: expected, actual: actual).render(expectedLabel: "expected.txt", actualLabel: "actual.txt")
+            + UnifiedDiff(expected: expected, actual: actual).render(
+                expectedLabel: scenario.path, actualLabel: "actual.txt", expectedLineNumbers: expectedLineNumbers)
     }
 }

@@ -32,5 +32,8 @@ public struct ScenarioResult: Sendable {
 
     public var expected: [String] { scenario.transcript(for: kernel) }
 
+    /// The scenario file's line number of each expected line.
+    public var expectedLineNumbers: [Int] { scenario.lines.filter { $0.applies(to: kernel) }.map(\.line) }
+
     public var passed: Bool { status == .passed }
 }

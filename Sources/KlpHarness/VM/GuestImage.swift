@@ -20,7 +20,9 @@ public struct GuestImage: Sendable {
         public var scenarios: String
     }
 
-    /// The guest's init (busybox sh). KTAP and the runner's messages go to
+    /// The guest's init (busybox sh). It runs from /klp with relative paths,
+    /// so a failing diff names `scenarios/NN-name.scenario`, the repository's
+    /// path, not the guest's. KTAP and the runner's messages go to
     /// ttyS1 (the host's stream), result files to ttyS2 (the host's channel
     /// file), and the kernel console stays on ttyS0 (console.log). The
     /// runner's exit status ends both ttyS1 and the channel (as the file
@@ -36,7 +38,8 @@ public struct GuestImage: Sendable {
         mount -t debugfs debugfs /sys/kernel/debug
         echo "# guest: init started $(cut -d' ' -f1 /proc/uptime) s after the kernel did" >/dev/ttyS1
         . /klp/boot.conf
-        /klp/klp-harness run --modules /klp/modules --scenarios /klp/scenarios --results /results \\
+        cd /klp
+        /klp/klp-harness run --modules modules --scenarios scenarios --results /results \\
         \t--timeout "$timeout" --results-channel /dev/ttyS2 "$@" >/dev/ttyS1 2>&1
         status=$?
         echo "klp-harness-guest: exit $status" >/dev/ttyS1
