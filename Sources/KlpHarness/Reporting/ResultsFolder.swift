@@ -75,12 +75,12 @@ public struct ResultsFolder: Sendable {
 
     public func write(_ result: ScenarioResult) throws {
         let directory = scenarioDirectory(result.scenario.name)
-        try Self.makeDirectories(directory)
-        try Self.writeLines(result.expected, to: "\(directory)/expected.txt")
-        try Self.writeLines(result.actual, to: "\(directory)/actual.txt")
-        try Self.writeLines(result.records.map(\.dmesgLine), to: "\(directory)/kmsg.txt")
+        try FileBytes.makeDirectories(directory)
+        try FileBytes.writeLines(result.expected, to: "\(directory)/expected.txt")
+        try FileBytes.writeLines(result.actual, to: "\(directory)/actual.txt")
+        try FileBytes.writeLines(result.records.map(\.dmesgLine), to: "\(directory)/kmsg.txt")
         if !result.passed {
-            try Self.writeLines(result.diffFileLines, to: "\(directory)/diff.txt")
+            try FileBytes.writeLines(result.diffFileLines, to: "\(directory)/diff.txt")
         }
     }
 
@@ -89,38 +89,6 @@ public struct ResultsFolder: Sendable {
     public func appender(_ path: String) throws -> LineAppender {
         LineAppender(fd: try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .append],
                                                  permissions: [.ownerReadWrite, .groupRead, .otherRead]))
-    }
-
-    static func writeLines(_ lines: [String], to path: String) throws {
-        try write(lines.map { $0 + "\n" }.joined(), to: path)
-    }
-
-    public static func write(_ text: String, to path: String) throws {
-        let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        defer { try? fd.close() }
-        _ = try fd.writeAll(Array(text.utf8))
-    }
-
-    public static func makeDirectories(_ path: String) throws(KernelFileError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            current += "/\(part)"
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw KernelFileError(path: current, operation: "create directory", errno: ErrnoDescription(errno))
-            }
-        }
-    }
-
-    /// rm -rf, without following symlinks out of the tree.
-    static func removeTree(_ path: String) throws {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in try KernelFile.listDirectory(path) { try removeTree("\(path)/\(name)") }
-            if rmdir(path) != 0 { throw KernelFileError(path: path, operation: "remove", errno: ErrnoDescription(errno)) }
-        } else if unlink(path) != 0 {
-            throw KernelFileError(path: path, operation: "remove", errno: ErrnoDescription(errno))
-        }
     }
 }
 

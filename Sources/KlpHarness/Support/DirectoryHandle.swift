@@ -42,7 +42,7 @@ public final class DirectoryHandle {
         let parent = parentPath(of: path)
         if parent != path {
             do {
-                try ResultsFolder.makeDirectories(parent)
+                try FileBytes.makeDirectories(parent)
             } catch {
                 throw notWritable(error.path, error.errno.code)
             }

@@ -88,4 +88,37 @@ public enum FileBytes {
         var info = stat()
         return stat(path, &info) == 0 ? Int(info.st_size) : nil
     }
+
+    /// A text file, written whole (created or truncated; never through a link).
+    public static func write(_ text: String, to path: String) throws(KernelFileError) {
+        try write(Array(text.utf8), to: path)
+    }
+
+    /// Lines, each ended by a newline.
+    public static func writeLines(_ lines: [String], to path: String) throws(KernelFileError) {
+        try write(lines.map { $0 + "\n" }.joined(), to: path)
+    }
+
+    /// mkdir -p.
+    public static func makeDirectories(_ path: String) throws(KernelFileError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/\(part)"
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw KernelFileError(path: current, operation: "create directory", errno: ErrnoDescription(errno))
+            }
+        }
+    }
+
+    /// rm -rf, without following symlinks out of the tree.
+    public static func removeTree(_ path: String) throws(KernelFileError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in try KernelFile.listDirectory(path) { try removeTree("\(path)/\(name)") }
+            if rmdir(path) != 0 { throw KernelFileError(path: path, operation: "remove", errno: ErrnoDescription(errno)) }
+        } else if unlink(path) != 0 {
+            throw KernelFileError(path: path, operation: "remove", errno: ErrnoDescription(errno))
+        }
+    }
 }

@@ -23,7 +23,7 @@ public enum Accelerator: String, Sendable, CaseIterable {
             return choice
         }
         let choice = probe(kernel: kernel, limit: limit)
-        try? ResultsFolder.write("\(key)\n\(choice.accelerator.rawValue)\n\(choice.reason)\n", to: cache)
+        try? FileBytes.write("\(key)\n\(choice.accelerator.rawValue)\n\(choice.reason)\n", to: cache)
         return choice
     }
 

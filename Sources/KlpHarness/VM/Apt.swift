@@ -49,7 +49,7 @@ public struct Apt: Sendable {
     /// without installing it (no initramfs generation, nothing in /boot).
     public func unpack(_ package: String, into directory: String, why: String) throws {
         log("downloading \(package) (\(why))")
-        try ResultsFolder.makeDirectories(directory)
+        try FileBytes.makeDirectories(directory)
         let download = try Subprocess("apt-get", ["download", "-q", package], workingDirectory: directory).run(timeout: .seconds(900))
         guard download.status == 0 else {
             throw HarnessError.infrastructure("apt-get download \(package) failed (exit \(download.status)):\n\(download.output.suffix(1500))",
@@ -63,6 +63,6 @@ public struct Apt: Sendable {
         guard unpack.status == 0 else {
             throw HarnessError.infrastructure("dpkg-deb -x \(deb) failed:\n\(unpack.output.suffix(1500))")
         }
-        try? ResultsFolder.removeTree("\(directory)/\(deb)")
+        try? FileBytes.removeTree("\(directory)/\(deb)")
     }
 }

@@ -223,7 +223,7 @@ struct HermeticRun {
                 continue
             }
             if let slash = path.lastIndex(of: "/") {
-                try ResultsFolder.makeDirectories("\(folder.root)/\(path[..<slash])")
+                try FileBytes.makeDirectories("\(folder.root)/\(path[..<slash])")
             }
             try FileBytes.write(bytes, to: "\(folder.root)/\(path)")
         }
@@ -236,14 +236,14 @@ struct HermeticRun {
     func recordCrash(_ crash: KernelCrash, of scenario: Scenario, number: Int, console: [String],
                      duration: Duration) throws -> ResultsDocument.Entry {
         let directory = folder.scenarioDirectory(scenario.name)
-        try ResultsFolder.makeDirectories(directory)
+        try FileBytes.makeDirectories(directory)
         let expected = scenario.transcript(for: release)
         let note = "kernel crashed: \(crash.headline)"
-        try ResultsFolder.write((expected.map { $0 + "\n" }).joined(), to: "\(directory)/expected.txt")
-        try ResultsFolder.write("", to: "\(directory)/actual.txt")
-        try ResultsFolder.write(console.map { $0 + "\n" }.joined(), to: "\(directory)/kmsg.txt")
+        try FileBytes.write((expected.map { $0 + "\n" }).joined(), to: "\(directory)/expected.txt")
+        try FileBytes.write("", to: "\(directory)/actual.txt")
+        try FileBytes.write(console.map { $0 + "\n" }.joined(), to: "\(directory)/kmsg.txt")
         let diff = ["# \(note)", "# the guest was rebooted for the remaining scenarios; the console from the crash on:"] + crash.excerpt
-        try ResultsFolder.write(diff.map { $0 + "\n" }.joined(), to: "\(directory)/diff.txt")
+        try FileBytes.write(diff.map { $0 + "\n" }.joined(), to: "\(directory)/diff.txt")
         let name = scenario.name
         return ResultsDocument.Entry(
             number: number, name: name, status: .crash, durationSeconds: duration.seconds,
@@ -264,7 +264,7 @@ struct HermeticRun {
             lines += closing
         }
         try folder.write(document)
-        try ResultsFolder.write(lines.map { $0 + "\n" }.joined(), to: folder.ktapPath)
+        try FileBytes.write(lines.map { $0 + "\n" }.joined(), to: folder.ktapPath)
     }
 
     /// `12 passed, 0 failed`, the runner's own closing line.

@@ -54,13 +54,13 @@ public struct KernelProvisioner: Sendable {
         let image = "\(directory)/root/boot/vmlinuz-\(release)"
         let ready = "\(directory)/ready"
         if KernelFile.exists(ready) && KernelFile.exists(image) { return image }
-        try? ResultsFolder.removeTree(directory)
+        try? FileBytes.removeTree(directory)
         try apt.unpack("linux-image-\(release)", into: directory, why: "the kernel to boot in the VM; unpacked under \(directory), not installed")
         guard KernelFile.exists(image) else {
             throw HarnessError.infrastructure("linux-image-\(release) did not contain boot/vmlinuz-\(release)")
         }
         try prepareModules(root: "\(directory)/root", release: release)
-        try ResultsFolder.write("\(release)\n", to: ready)
+        try FileBytes.write("\(release)\n", to: ready)
         return image
     }
 

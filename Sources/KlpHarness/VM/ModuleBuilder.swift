@@ -12,7 +12,7 @@ public struct ModuleBuilder: Sendable {
     /// Returns the directory holding the built .ko files.
     public func build(for kernel: ProvisionedKernel) throws -> String {
         let directory = "\(outputRoot)/\(kernel.release)"
-        try ResultsFolder.makeDirectories(directory)
+        try FileBytes.makeDirectories(directory)
         let sources = try KernelFile.listDirectory(sourceDirectory).filter {
             $0.hasSuffix(".c") || $0.hasSuffix(".h") || $0 == "Kbuild" || $0 == "Makefile"
         }
@@ -24,12 +24,12 @@ public struct ModuleBuilder: Sendable {
         for file in sources {
             let text = try KernelFile.read("\(sourceDirectory)/\(file)")
             if (try? KernelFile.read("\(directory)/\(file)")) != text {
-                try ResultsFolder.write(text, to: "\(directory)/\(file)")
+                try FileBytes.write(text, to: "\(directory)/\(file)")
             }
         }
         let make = Subprocess("make", ["-C", directory, "KDIR=\(kernel.buildDirectory)"])
         let outcome = try make.run(timeout: .seconds(600))
-        try? ResultsFolder.write(outcome.output, to: "\(directory)/build.log")
+        try? FileBytes.write(outcome.output, to: "\(directory)/build.log")
         guard outcome.status == 0 else {
             throw HarnessError.infrastructure(
                 "building kmod/ against \(kernel.release) failed (full log: \(directory)/build.log):\n\(outcome.output.suffix(2000))",

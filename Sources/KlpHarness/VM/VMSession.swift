@@ -74,7 +74,7 @@ public struct VMSession: Sendable {
         let outcomes = KernelOutcomes(count: prepared.count)
         var runner = ""
         if options.exec == nil {
-            try ResultsFolder.makeDirectories(absolute(options.guestRoot))
+            try FileBytes.makeDirectories(absolute(options.guestRoot))
             runner = GuestImage.strippedRunner(try Self.executablePath(), into: absolute(options.guestRoot))
         }
         let guestRunner = runner
@@ -170,7 +170,7 @@ public struct VMSession: Sendable {
         do {
             try folder.prepare()
             let consoleLog = "\(folder.root)/\(ResultsFolder.consoleLogName)"
-            try ResultsFolder.write("", to: consoleLog)
+            try FileBytes.write("", to: consoleLog)
             let busybox = try Subprocess.resolve("busybox")
             let imagePath = "\(absolute(options.guestRoot))/\(release).cpio"
             let contents = GuestImage.Contents(runner: runner, busybox: busybox, modules: prepared.modules,
@@ -227,7 +227,7 @@ public struct VMSession: Sendable {
             if options.vng.contains("/") && !KernelFile.exists(vng) {
                 throw HarnessError.infrastructure("virtme-ng is not installed at \(vng)", remedy: "run scripts/setup (it creates .venv with virtme-ng)")
             }
-            try ResultsFolder.makeDirectories(directory)
+            try FileBytes.makeDirectories(directory)
             try? FileBytes.remove(statusFile)
             let launcher = VirtmeLauncher(vng: vng, accelerator: accelerator, cpus: options.cpus,
                                           memory: options.memory, wallClockLimit: options.wallClockLimit)
