@@ -28,7 +28,7 @@ public struct ScenarioSuite: Sendable {
             do {
                 scenarios.append(try ScenarioParser.parse(try readScenarioFile(path), path: path))
             } catch let error as ScenarioParseError {
-                throw HarnessError.badInput("malformed scenario: \(error)", remedy: "fix the line; the format is described in README.md")
+                throw HarnessError.badInput("malformed scenario: \(error)", remedy: "fix the line; the format is described in docs/scenarios.md")
             }
         }
         for scenario in scenarios where !isScenarioName(scenario.name) {
