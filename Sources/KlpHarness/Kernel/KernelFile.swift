@@ -21,24 +21,7 @@ public enum KernelFile {
     }
 
     public static func read(_ path: String) throws(KernelFileError) -> String {
-        let fd: FileDescriptor
-        do { fd = try FileDescriptor.open(FilePath(path), .readOnly) } catch {
-            throw KernelFileError(path: path, operation: "read", errno: ErrnoDescription(error))
-        }
-        defer { try? fd.close() }
-        var text: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count: Int
-            do {
-                count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
-            } catch {
-                throw KernelFileError(path: path, operation: "read", errno: ErrnoDescription(error))
-            }
-            if count == 0 { break }
-            text.append(contentsOf: chunk[..<count])
-        }
-        return String(decoding: text, as: UTF8.self)
+        String(decoding: try FileBytes.read(path), as: UTF8.self)
     }
 
     /// The first line of a one-value file such as `enabled` or `refcnt`.

@@ -45,6 +45,11 @@ extension KernelFile {
             throw KernelFileError(path: path, operation: "list", errno: ErrnoDescription(errno))
         }
         defer { closedir(dir) }
+        return entryNames(of: dir)
+    }
+
+    /// The names an open directory stream lists, without `.` and `..`, sorted.
+    static func entryNames(of dir: OpaquePointer) -> [String] {
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in

@@ -95,14 +95,7 @@ public final class DirectoryHandle {
             throw KernelFileError(path: path, operation: "list", errno: ErrnoDescription(errno))
         }
         defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        return KernelFile.entryNames(of: dir)
     }
 
     /// rm -rf of every entry but `kept`. Links are unlinked, never followed.

@@ -16,7 +16,7 @@ public enum FileBytes {
         }
         defer { try? fd.close() }
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var chunk = [UInt8](repeating: 0, count: 65536)
         while bytes.count < limit {
             let count: Int
             do {
