@@ -12,11 +12,6 @@ public struct MatrixSummary {
         self.footer = footer
     }
 
-    public init(outcomes: [KernelOutcome]) {
-        self.init(documents: outcomes.map { $0.document ?? ResultsDocument(kernel: $0.release, planned: 0) },
-                  footer: ("VM", outcomes.map { "\($0.status) (\($0.elapsed.secondsText))" }))
-    }
-
     func cell(_ entry: ResultsDocument.Entry?) -> String {
         guard let entry else { return "-" }
         var text = "\(entry.status.rawValue) \(String(format: "%.2f", entry.durationSeconds)) s"

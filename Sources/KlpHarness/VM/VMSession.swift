@@ -287,6 +287,16 @@ public struct KernelOutcome: Sendable {
     }
 }
 
+extension MatrixSummary {
+    /// The table after a multi-kernel run, with each VM's verdict and time
+    /// as its last row. Here, not in Reporting: Reporting knows results
+    /// folders, not VMs.
+    init(outcomes: [KernelOutcome]) {
+        self.init(documents: outcomes.map { $0.document ?? ResultsDocument(kernel: $0.release, planned: 0) },
+                  footer: ("VM", outcomes.map { "\($0.status) (\($0.elapsed.secondsText))" }))
+    }
+}
+
 /// Hands out indexes to the -j worker threads.
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()
