@@ -22,7 +22,7 @@ struct KlpHarnessCommand: ParsableCommand {
             129/130/141/143 interrupted by SIGHUP/SIGINT/SIGPIPE/SIGTERM.
             """,
         subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self,
-                      LavaJobCommand.self, LavaTestCasesCommand.self]
+                      LavaJobCommand.self, LavaTestCasesCommand.self, LavaResultsCommand.self]
     )
 
     /// ArgumentParser's own main, except that option errors (an unknown

@@ -63,6 +63,10 @@ struct LavaTestCasesCommand: ParsableCommand {
             raise("klp-harness: the scenarios cannot be read: \(error)")
             fail(with: error)
         }
+        // For the merge of several jobs: which slice of the suite this is.
+        if let shard {
+            printLine("\(LavaRun.shardPrefix)\(shard.index)/\(shard.count): \(planned.joined(separator: " "))")
+        }
         var options = SuiteRunner.Options(modules: modules, scenarios: scenarios, results: results)
         options.timeout = .seconds(timeout)
         options.shard = shard.map { ($0.index, $0.count) }
