@@ -97,14 +97,8 @@ struct LavaResultsCommand: ParsableCommand {
     }
 
     func write(_ runs: [LavaRun], to root: String) throws {
-        let documents = LavaMerge.documents(runs)
-        for document in documents {
-            let directory = "\(root)/\(document.kernel)"
-            try ResultsFolder.makeDirectories(directory)
-            try document.write(to: "\(directory)/results.json")
-        }
-        try JUnitReport.write(documents, to: "\(root)/junit.xml")
-        try HTMLReport.write(try ResultsArchive.load(root), to: "\(root)/index.html")
+        try ResultsFolder.makeDirectories(root)
+        let documents = try LavaMerge.write(runs, to: root)
         let count = documents.reduce(0) { $0 + $1.scenarios.count }
         printError("klp-harness: merged \(runs.count) job(s), \(count) scenario(s), into \(root)/: results.json per kernel, junit.xml, index.html")
     }

@@ -78,6 +78,8 @@ struct LavaTestCasesCommand: ParsableCommand {
                     printLine(line)
                 case .record(let testCase):
                     record(testCase, helper: helper)
+                case .attach(let name):
+                    attach(name)
                 }
             }
         }
@@ -97,6 +99,18 @@ struct LavaTestCasesCommand: ParsableCommand {
             throw ExitCode(status == .passed ? ExitStatus.infrastructure.rawValue : status.rawValue)
         }
         printError("klp-harness: \(reporter.reported.count) LAVA test case(s) recorded; runner exit \(status.rawValue)")
+    }
+
+    /// A failed scenario's transcripts and kernel log, line by line, for
+    /// 'lava-results' to write back into a results folder on the host.
+    func attach(_ name: String) {
+        let directory = ResultsFolder(root: results, release: SystemState.kernelRelease).scenarioDirectory(name)
+        for file in LavaCaseReporter.attachedFiles {
+            guard let text = try? KernelFile.read("\(directory)/\(file)") else { continue }
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast(text.hasSuffix("\n") ? 1 : 0) {
+                printLine(LavaCaseReporter.fileLine(scenario: name, file: file, text: String(line)))
+            }
+        }
     }
 
     /// lava-test-case prints the TESTCASE signal the dispatcher reads.

@@ -97,6 +97,21 @@ struct LavaTests {
         #expect(entry.logExcerpt.contains("+livepatch_callbacks_demo: post_patch_callback: vmlinux"))
         #expect(entry.transitions == 2)
         #expect(entry.durationSeconds == scenario.seconds)
+
+        // The guest printed the failed scenario's files into the log; the
+        // merge writes them back, so `show` and the HTML report have the
+        // transcripts and the timeline.
+        #expect(scenario.files["expected.txt"]?.contains("livepatch_callbacks_demo: post_patch_callback: vmlinux (deliberately wrong)") == true)
+        #expect(scenario.files["actual.txt"]?.contains("livepatch_callbacks_demo: post_patch_callback: vmlinux") == true)
+        #expect((scenario.files["kmsg.txt"]?.count ?? 0) > 10)
+        #expect(run.scenarios.filter { !$0.files.isEmpty }.map(\.name) == ["target-module-not-present"])
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lava-wrong-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try LavaMerge.write([run], to: root)
+        let archive = try ResultsArchive.load(root)
+        let artifacts = try #require(archive.kernels.first?.artifacts(of: "target-module-not-present"))
+        #expect(artifacts.diff.render().contains("-livepatch_callbacks_demo: post_patch_callback: vmlinux (deliberately wrong)"))
+        #expect(!artifacts.timeline.transitions.isEmpty)
     }
 
     @Test("shards 1/2 and 2/2 of real jobs merge into one results.json of the eleven scenarios in suite order")

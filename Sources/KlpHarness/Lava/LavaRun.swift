@@ -19,6 +19,9 @@ public struct LavaRun: Sendable {
         /// its result; `console` then holds the lines after its start.
         public var finished = true
         public var console: [String] = []
+        /// A failed scenario's files as the guest printed them
+        /// (`LavaCaseReporter.fileLine`): expected.txt, actual.txt, kmsg.txt.
+        public var files: [String: [String]] = [:]
     }
 
     public var release: String?
@@ -39,7 +42,16 @@ public struct LavaRun: Sendable {
         var current: Scenario?
         var finished: [Scenario] = []
         var afterStart: [String] = []
+        var attachments: [String: [String: [String]]] = [:]
         for line in log.targetLines {
+            if line.hasPrefix(LavaCaseReporter.filePrefix) {
+                let rest = line.dropFirst(LavaCaseReporter.filePrefix.count)
+                if let slash = rest.firstIndex(of: "/"), let colon = rest[slash...].range(of: ": ") ?? rest[slash...].range(of: ":") {
+                    let name = String(rest[..<slash]), file = String(rest[rest.index(after: slash)..<colon.lowerBound])
+                    attachments[name, default: [:]][file, default: []].append(String(rest[colon.upperBound...]))
+                }
+                continue
+            }
             if line.hasPrefix("# kernel "), release == nil, let end = line.firstIndex(of: ";") {
                 release = String(line[line.index(line.startIndex, offsetBy: 9)..<end])
             } else if line.hasPrefix(Self.shardPrefix) {
@@ -78,6 +90,7 @@ public struct LavaRun: Sendable {
         let cases = log.testCases
         let names = Set(finished.map(\.name))
         for var scenario in finished {
+            scenario.files = attachments[scenario.name] ?? [:]
             if let lava = cases.last(where: { $0.name == scenario.name }) {
                 scenario.lavaResult = lava.result
                 scenario.seconds = lava.measurement
@@ -132,10 +145,16 @@ public struct LavaRun: Sendable {
             status = "error"
             diagnostics.append("LAVA recorded '\(scenario.lavaResult ?? "no result")' for this scenario")
         }
+        var artifacts: [String: String] = [:]
+        if scenario.files["expected.txt"] != nil {
+            for (key, file) in [("expected", "expected.txt"), ("actual", "actual.txt"), ("kmsg", "kmsg.txt"), ("diff", "diff.txt")] {
+                artifacts[key] = "\(scenario.name)/\(file)"
+            }
+        }
         return ResultsDocument.Entry(
             number: suiteNumber(of: scenario), name: scenario.name, status: status,
             durationSeconds: seconds ?? 0, transitionSeconds: transitions.seconds, transitions: transitions.count,
-            diagnostics: diagnostics, logExcerpt: diff, artifacts: [:])
+            diagnostics: diagnostics, logExcerpt: diff, artifacts: artifacts)
     }
 
     /// `busy-target-module: 1.970 s wall, 1.642 s in 1 transition(s)`.
@@ -169,5 +188,34 @@ public enum LavaMerge {
             if !errors.isEmpty { document.infrastructureError = "LAVA job incomplete: " + errors.joined(separator: "; ") }
             return document
         }
+    }
+
+    /// Writes what `klp-harness vm` writes for these jobs: results.json per
+    /// kernel under `root` (with the files of each failed scenario the
+    /// guest printed: expected.txt, actual.txt, kmsg.txt and diff.txt),
+    /// junit.xml and index.html. The report shows these kernels only,
+    /// whatever else `root` holds.
+    public static func write(_ runs: [LavaRun], to root: String) throws -> [ResultsDocument] {
+        let documents = documents(runs)
+        var kernels: [ResultsArchive.KernelRun] = []
+        for document in documents {
+            let directory = "\(root)/\(document.kernel)"
+            try ResultsFolder.makeDirectories(directory)
+            for run in runs where (run.release ?? "unknown") == document.kernel {
+                for scenario in run.scenarios where scenario.files["expected.txt"] != nil {
+                    let folder = "\(directory)/\(scenario.name)"
+                    try ResultsFolder.makeDirectories(folder)
+                    for file in LavaCaseReporter.attachedFiles {
+                        try ResultsFolder.writeLines(scenario.files[file] ?? [], to: "\(folder)/\(file)")
+                    }
+                    try ResultsFolder.writeLines(run.entry(for: scenario).logExcerpt, to: "\(folder)/diff.txt")
+                }
+            }
+            try document.write(to: "\(directory)/results.json")
+            kernels.append(try ResultsArchive.run(in: directory))
+        }
+        try JUnitReport.write(documents, to: "\(root)/junit.xml")
+        try HTMLReport.write(ResultsArchive(root: root, kernels: kernels), to: "\(root)/index.html")
+        return documents
     }
 }

@@ -45,7 +45,21 @@ public struct LavaCaseReporter: Sendable {
         case print(String)
         /// A test case to record with lava-test-case.
         case record(LavaTestCase)
+        /// Print this failed scenario's transcripts (`fileLine`), so the
+        /// job log carries what the results folder in the guest holds.
+        case attach(String)
     }
+
+    /// The files `attach` prints, from the scenario's results folder.
+    public static let attachedFiles = ["expected.txt", "actual.txt", "kmsg.txt"]
+
+    /// One line of an attached file: `# file NAME/FILE: TEXT`.
+    public static func fileLine(scenario: String, file: String, text: String) -> String {
+        "\(filePrefix)\(scenario)/\(file): \(text)"
+    }
+
+    public static let filePrefix = "# file "
+
 
     /// The scenarios this run plans, in order: a suite the runner skips
     /// as a whole (not root, no livepatch) still gets one case each.
@@ -77,6 +91,7 @@ public struct LavaCaseReporter: Sendable {
         }
         guard let result = KTAPProgress.parseResult(line) else { return [.print(line)] }
         var steps: [Step] = [.print(line)]
+        if !result.ok { steps.append(.attach(result.name)) }
         if open == result.name {
             steps.append(.print(Self.endMarker(result.name)))
             open = nil
