@@ -155,6 +155,15 @@ struct LavaTests {
         #expect(document.infrastructureError?.contains("auto-login-action timed out") == true)
     }
 
+    @Test("bad input in the guest raises: the job is incomplete with the runner's reason, no scenario is a result")
+    func badInputRaises() throws {
+        let log = try Self.log("lava-run-6.1-bad-module")
+        #expect(log.job?.complete == false)
+        #expect(log.job?.error == "klp-harness run stopped before the scenarios: /klp/modules/livepatch-callbacks-demo.ko is not a kernel module (Exec format error)")
+        #expect(log.testCases.isEmpty)
+        #expect(LavaRun(log: log).scenarios.isEmpty)
+    }
+
     @Test("a scenario the job ended in is a crash when the console shows one")
     func unfinishedScenario() throws {
         // The real passing log cut after the 9th scenario started, and a
