@@ -22,7 +22,8 @@ struct KlpHarnessCommand: ParsableCommand {
             boot, died, timed out), 4 skipped (kernel or user cannot run the suite), \
             129/130/141/143 interrupted by SIGHUP/SIGINT/SIGPIPE/SIGTERM.
             """,
-        subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self]
+        subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self,
+                      LavaJobCommand.self, LavaTestCasesCommand.self, LavaResultsCommand.self]
     )
 
     /// ArgumentParser's own main, with every error mapped to an exit code

@@ -52,8 +52,71 @@ public struct GuestImage: Sendable {
     /// The runner's exit status as the init sends it over the results channel.
     public static let exitStatusFile = "exit-status"
 
+    /// What the image's init does.
+    public enum Flavor: Sendable {
+        /// `klp-harness vm`: the init runs the suite at once, with the
+        /// serial ports described at `initScript`.
+        case hermetic
+        /// A LAVA device (and tuxrun, which drives LAVA): the init only
+        /// prepares the machine and leaves the console (ttyS0) to a login
+        /// prompt, so the job's test shell runs the suite. See `lavaInit`.
+        case lava
+    }
+
+    /// The LAVA flavour's init. LAVA's qemu boot with `auto_login` waits
+    /// for `login:`, types `root` and then waits for one of the job's
+    /// `prompts` before it starts its test shell (docs.lavasoftware.org,
+    /// "Boot actions: auto_login, prompts"); tuxrun's job template always
+    /// logs in that way, as `root` with no password, and expects a prompt
+    /// like `root@HOST:~#`. So busybox init keeps a getty on ttyS0, root
+    /// has an empty password, and /etc/profile sets that prompt. The test
+    /// modules need /sys/kernel/debug for dynamic debug, mounted here
+    /// once for every login.
+    ///
+    /// Before any of that, LAVA waits for the device's
+    /// `kernel-start-message` (`Linux version [0-9]` on qemu devices) and
+    /// does not look for the login prompt until it has seen it. The job
+    /// boots with `quiet`, which keeps the kernel's own banner off the
+    /// console (and livepatch's notices out of the test shell's lines), so
+    /// the init prints the same banner from /proc/version.
+    static let lavaInit = """
+        #!/bin/busybox sh
+        /bin/busybox --install -s /bin
+        export PATH=/bin
+        mount -t proc proc /proc
+        mount -t sysfs sysfs /sys
+        mount -t devtmpfs devtmpfs /dev
+        mount -t debugfs debugfs /sys/kernel/debug
+        cat /proc/version
+        hostname klp-harness
+        exec /bin/init
+
+        """
+
+    /// busybox init's table: a getty on the console, respawned after each
+    /// logout (busybox's examples/inittab describes the format).
+    static let lavaInittab = """
+        ttyS0::respawn:/bin/getty -L 115200 ttyS0 vt100
+        ::ctrlaltdel:/bin/reboot -f
+
+        """
+
+    /// The prompt the LAVA job and tuxrun wait for after logging in.
+    public static let lavaPrompt = "root@klp-harness:~# "
+
+    /// The files only the LAVA flavour has, by path.
+    static var lavaFiles: [(String, String)] {
+        [
+            ("/etc/inittab", lavaInittab),
+            // An empty password field: busybox login lets root in without asking.
+            ("/etc/passwd", "root::0:0:root:/root:/bin/sh\n"),
+            ("/etc/group", "root:x:0:\n"),
+            ("/etc/profile", "export PATH=/bin\nexport PS1='\(lavaPrompt)'\ncd /root\n"),
+        ]
+    }
+
     /// Writes the shared part of the image to `path`.
-    public static func build(_ contents: Contents, libraries: [String], to path: String) throws -> GuestImage {
+    public static func build(_ contents: Contents, libraries: [String], flavor: Flavor = .hermetic, to path: String) throws -> GuestImage {
         var archive = CpioArchive()
         var directories: Set<String> = []
         func directory(_ path: String) {
@@ -66,7 +129,15 @@ public struct GuestImage: Sendable {
         for path in ["/bin", "/proc", "/sys", "/dev", "/tmp", "/results", "/klp/modules", "/klp/scenarios"] {
             directory(path)
         }
-        archive.file("/init", Array(initScript.utf8), executable: true)
+        switch flavor {
+        case .hermetic:
+            archive.file("/init", Array(initScript.utf8), executable: true)
+        case .lava:
+            directory("/etc")
+            directory("/root")
+            archive.file("/init", Array(lavaInit.utf8), executable: true)
+            for (file, text) in lavaFiles { archive.file(file, Array(text.utf8)) }
+        }
         archive.file("/bin/busybox", try FileBytes.read(contents.busybox), executable: true)
         archive.file("/klp/klp-harness", try FileBytes.read(contents.runner), executable: true)
         // Each library at the path the loader looks for it (ldd's answer), so

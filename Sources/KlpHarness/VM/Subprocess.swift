@@ -98,7 +98,7 @@ public struct Subprocess {
         return Outcome(status: process.terminationStatus, timedOut: expired.fired, output: "", stopped: expired.stopped)
     }
 
-    static func resolve(_ executable: String) throws -> String {
+    public static func resolve(_ executable: String) throws -> String {
         if executable.contains("/") { return executable }
         for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let candidate = "\(directory)/\(executable)"

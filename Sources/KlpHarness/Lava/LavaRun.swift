@@ -1,0 +1,221 @@
+/// One LAVA job of the suite read back from its dispatcher log: the
+/// scenarios' test cases (LAVA's verdict and measurement), joined with the
+/// runner's KTAP from the device's console (the kernel release, the shard,
+/// each scenario's diagnostics and diff), and how the job ended.
+public struct LavaRun: Sendable {
+    public struct Scenario: Sendable {
+        /// The number within this job's KTAP plan.
+        public var number: Int
+        public var name: String
+        /// LAVA's result word (pass, fail, skip), or nil when the job
+        /// ended before a test case was recorded.
+        public var lavaResult: String?
+        public var seconds: Double?
+        /// The KTAP result line's directive (`TIMEOUT 60 seconds`, `SKIP …`).
+        public var directive: String?
+        /// The scenario's `# ` lines, without the `# `.
+        public var lines: [String]
+        /// False when the job ended after the scenario started and before
+        /// its result; `console` then holds the lines after its start.
+        public var finished = true
+        public var console: [String] = []
+        /// A failed scenario's files as the guest printed them
+        /// (`LavaCaseReporter.fileLine`): expected.txt, actual.txt, kmsg.txt.
+        public var files: [String: [String]] = [:]
+    }
+
+    public var release: String?
+    public var shard: (index: Int, count: Int)?
+    public var plan: Int?
+    public var scenarios: [Scenario] = []
+    /// Test cases that are not scenarios (tuxrun's case for the whole command).
+    public var otherCases: [LavaLog.TestResult] = []
+    public var job: (complete: Bool, error: String?)?
+    public var unreadableLines = 0
+
+    /// The line `lava-test-cases` prints before the suite when it runs a shard.
+    public static let shardPrefix = "# lava-test-cases: shard "
+
+    public init(log: LavaLog) {
+        job = log.job
+        unreadableLines = log.unreadableLines
+        var current: Scenario?
+        var finished: [Scenario] = []
+        var afterStart: [String] = []
+        var attachments: [String: [String: [String]]] = [:]
+        for line in log.targetLines {
+            if line.hasPrefix(LavaCaseReporter.filePrefix) {
+                let rest = line.dropFirst(LavaCaseReporter.filePrefix.count)
+                if let slash = rest.firstIndex(of: "/"), let colon = rest[slash...].range(of: ": ") ?? rest[slash...].range(of: ":") {
+                    let name = String(rest[..<slash]), file = String(rest[rest.index(after: slash)..<colon.lowerBound])
+                    attachments[name, default: [:]][file, default: []].append(String(rest[colon.upperBound...]))
+                }
+                continue
+            }
+            if line.hasPrefix("# kernel "), release == nil, let end = line.firstIndex(of: ";") {
+                release = String(line[line.index(line.startIndex, offsetBy: 9)..<end])
+            } else if line.hasPrefix(Self.shardPrefix) {
+                let words = line.dropFirst(Self.shardPrefix.count).split(separator: "/")
+                if words.count == 2, let index = Int(words[0]), let count = Int(words[1].prefix { $0.isNumber }) {
+                    shard = (index, count)
+                }
+            } else if line.hasPrefix("1.."), plan == nil {
+                plan = Int(line.dropFirst(3).prefix { $0.isNumber })
+            }
+            if line.hasPrefix("# starting "), let name = LavaCaseReporter.startedName(line) {
+                let number = Int(line.dropFirst("# starting ".count).prefix { $0.isNumber }) ?? 0
+                current = Scenario(number: number, name: name, lines: [])
+                afterStart = []
+                continue
+            }
+            afterStart.append(line)
+            if let result = KTAPProgress.parseResult(line) {
+                var scenario = current.flatMap { $0.name == result.name ? $0 : nil }
+                    ?? Scenario(number: result.number, name: result.name, lines: [])
+                scenario.number = result.number
+                scenario.directive = result.directive
+                finished.append(scenario)
+                current = nil
+                continue
+            }
+            if line.hasPrefix("#"), current != nil {
+                current?.lines.append(line == "#" ? "" : String(line.dropFirst(2)))
+            }
+        }
+        if var unfinished = current {
+            unfinished.finished = false
+            unfinished.console = afterStart
+            finished.append(unfinished)
+        }
+        let cases = log.testCases
+        let names = Set(finished.map(\.name))
+        for var scenario in finished {
+            scenario.files = attachments[scenario.name] ?? [:]
+            if let lava = cases.last(where: { $0.name == scenario.name }) {
+                scenario.lavaResult = lava.result
+                scenario.seconds = lava.measurement
+            }
+            scenarios.append(scenario)
+        }
+        otherCases = cases.filter { !names.contains($0.name) }
+    }
+
+    /// The scenario's number in the whole suite: a shard I/N runs the
+    /// suite's scenarios I, I+N, I+2N… (ScenarioSuite.shard).
+    public func suiteNumber(of scenario: Scenario) -> Int {
+        guard let shard else { return scenario.number }
+        return (scenario.number - 1) * shard.count + shard.index
+    }
+
+    /// results.json's view of one scenario.
+    public func entry(for scenario: Scenario) -> ResultsDocument.Entry {
+        var diagnostics: [String] = []
+        var diff: [String] = []
+        var transitions = (seconds: 0.0, count: 0)
+        var seconds = scenario.seconds
+        for line in scenario.lines {
+            if let wall = Self.wallLine(line, name: scenario.name) {
+                transitions = (wall.transitionSeconds, wall.transitions)
+                seconds = seconds ?? wall.wall
+            } else if !diff.isEmpty || line.hasPrefix("--- \(scenario.name)/expected.txt") {
+                diff.append(line)
+            } else {
+                diagnostics.append(line)
+            }
+        }
+        let crashed = diagnostics.contains { $0.hasPrefix("kernel crashed: ") || $0.hasPrefix("kernel tainted: ") }
+        let status: String
+        switch scenario.lavaResult {
+        case "pass": status = "pass"
+        case "skip": status = "skip"
+        case "fail":
+            let directive = scenario.directive?.uppercased() ?? ""
+            status = crashed ? "crash" : directive.hasPrefix("TIMEOUT") ? "timeout" : directive.hasPrefix("ERROR") ? "error" : "fail"
+        case nil where !scenario.finished:
+            // Started, never finished: the job ended during it.
+            if let crash = KernelCrash.first(in: scenario.console) {
+                status = "crash"
+                diagnostics = ["kernel crashed: \(crash.headline)", "the LAVA job ended during this scenario"] + diagnostics
+                diff = crash.excerpt
+            } else {
+                status = "error"
+                diagnostics = ["the LAVA job ended during this scenario: \(job?.error ?? "no test case was recorded")"] + diagnostics
+            }
+        default:
+            status = "error"
+            diagnostics.append("LAVA recorded '\(scenario.lavaResult ?? "no result")' for this scenario")
+        }
+        var artifacts: [String: String] = [:]
+        if scenario.files["expected.txt"] != nil {
+            for (key, file) in [("expected", "expected.txt"), ("actual", "actual.txt"), ("kmsg", "kmsg.txt"), ("diff", "diff.txt")] {
+                artifacts[key] = "\(scenario.name)/\(file)"
+            }
+        }
+        return ResultsDocument.Entry(
+            number: suiteNumber(of: scenario), name: scenario.name, status: status,
+            durationSeconds: seconds ?? 0, transitionSeconds: transitions.seconds, transitions: transitions.count,
+            diagnostics: diagnostics, logExcerpt: diff, artifacts: artifacts)
+    }
+
+    /// `busy-target-module: 1.970 s wall, 1.642 s in 1 transition(s)`.
+    static func wallLine(_ line: String, name: String) -> (wall: Double, transitionSeconds: Double, transitions: Int)? {
+        guard line.hasPrefix("\(name): ") else { return nil }
+        let words = line.dropFirst(name.count + 2).split(separator: " ")
+        // 1.970 s wall, 1.642 s in 1 transition(s)
+        guard words.count >= 7, words[1] == "s", words[2] == "wall,", let wall = Double(words[0]),
+              let transitionSeconds = Double(words[3]), let count = Int(words[6]) else { return nil }
+        return (wall, transitionSeconds, count)
+    }
+}
+
+/// Several LAVA jobs of the suite (a kernel's shards, or several kernels)
+/// turned back into one results.json per kernel, as `klp-harness vm` writes.
+public enum LavaMerge {
+    public static func documents(_ runs: [LavaRun]) -> [ResultsDocument] {
+        var releases: [String] = []
+        for run in runs {
+            let release = run.release ?? "unknown"
+            if !releases.contains(release) { releases.append(release) }
+        }
+        return releases.map { release in
+            let mine = runs.filter { ($0.release ?? "unknown") == release }
+            var document = ResultsDocument(kernel: release, planned: mine.reduce(0) { $0 + ($1.plan ?? $1.scenarios.count) })
+            document.scenarios = mine.flatMap { run in run.scenarios.map { run.entry(for: $0) } }
+                .sorted { $0.number < $1.number }
+            document.complete = mine.allSatisfy { $0.job?.complete == true }
+            let errors = mine.compactMap { $0.job?.complete == false ? $0.job?.error : nil }
+                + mine.filter { $0.job == nil }.map { _ in "a dispatcher log without the job's final result (cut off?)" }
+            if !errors.isEmpty { document.infrastructureError = "LAVA job incomplete: " + errors.joined(separator: "; ") }
+            return document
+        }
+    }
+
+    /// Writes what `klp-harness vm` writes for these jobs: results.json per
+    /// kernel under `root` (with the files of each failed scenario the
+    /// guest printed: expected.txt, actual.txt, kmsg.txt and diff.txt),
+    /// junit.xml and index.html. The report shows these kernels only,
+    /// whatever else `root` holds.
+    public static func write(_ runs: [LavaRun], to root: String) throws -> [ResultsDocument] {
+        let documents = documents(runs)
+        var kernels: [ResultsArchive.KernelRun] = []
+        for document in documents {
+            let directory = "\(root)/\(document.kernel)"
+            try ResultsFolder.makeDirectories(directory)
+            for run in runs where (run.release ?? "unknown") == document.kernel {
+                for scenario in run.scenarios where scenario.files["expected.txt"] != nil {
+                    let folder = "\(directory)/\(scenario.name)"
+                    try ResultsFolder.makeDirectories(folder)
+                    for file in LavaCaseReporter.attachedFiles {
+                        try ResultsFolder.writeLines(scenario.files[file] ?? [], to: "\(folder)/\(file)")
+                    }
+                    try ResultsFolder.writeLines(run.entry(for: scenario).logExcerpt, to: "\(folder)/diff.txt")
+                }
+            }
+            try document.write(to: "\(directory)/results.json")
+            kernels.append(try ResultsArchive.run(in: directory))
+        }
+        try JUnitReport.write(documents, to: "\(root)/junit.xml")
+        try HTMLReport.write(ResultsArchive(root: root, kernels: kernels), to: "\(root)/index.html")
+        return documents
+    }
+}
