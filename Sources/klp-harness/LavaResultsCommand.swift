@@ -97,7 +97,7 @@ struct LavaResultsCommand: ParsableCommand {
     }
 
     func write(_ runs: [LavaRun], to root: String) throws {
-        try ResultsFolder.makeDirectories(root)
+        try FileBytes.makeDirectories(root)
         let documents = try LavaMerge.write(runs, to: root)
         let count = documents.reduce(0) { $0 + $1.scenarios.count }
         printError("klp-harness: merged \(runs.count) job(s), \(count) scenario(s), into \(root)/: results.json per kernel, junit.xml, index.html")

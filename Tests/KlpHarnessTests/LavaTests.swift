@@ -91,7 +91,7 @@ struct LavaTests {
         let run = LavaRun(log: log)
         let scenario = try #require(run.scenarios.first { $0.name == "target-module-not-present" })
         let entry = run.entry(for: scenario)
-        #expect(entry.status == "fail")
+        #expect(entry.status == .fail)
         #expect(entry.logExcerpt.first == "--- target-module-not-present/expected.txt")
         #expect(entry.logExcerpt.contains("-livepatch_callbacks_demo: post_patch_callback: vmlinux (deliberately wrong)"))
         #expect(entry.logExcerpt.contains("+livepatch_callbacks_demo: post_patch_callback: vmlinux"))
@@ -128,14 +128,14 @@ struct LavaTests {
         #expect(document.infrastructureError == nil)
         #expect(document.scenarios.map(\.name) == (try Self.scenarioNames()))
         #expect(document.scenarios.map(\.number) == Array(1...11))
-        #expect(document.scenarios.allSatisfy { $0.status == "pass" && $0.durationSeconds > 0 && $0.transitions > 0 })
+        #expect(document.scenarios.allSatisfy { $0.status == .pass && $0.durationSeconds > 0 && $0.transitions > 0 })
 
         // The merged document renders as the runner's own would.
         let xml = JUnitReport.render(documents)
         #expect(xml.contains(#"tests="11" failures="0" errors="0" skipped="0""#))
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("lava-merge-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try ResultsFolder.makeDirectories("\(root)/\(document.kernel)")
+        try FileBytes.makeDirectories("\(root)/\(document.kernel)")
         try document.write(to: "\(root)/\(document.kernel)/results.json")
         let html = HTMLReport.render(try ResultsArchive.load(root))
         for name in try Self.scenarioNames() {
@@ -181,7 +181,7 @@ struct LavaTests {
         #expect(scenario.name == "busy-target-module")
         #expect(!scenario.finished)
         let entry = run.entry(for: scenario)
-        #expect(entry.status == "crash")
+        #expect(entry.status == .crash)
         #expect(entry.diagnostics.first?.hasPrefix("kernel crashed: BUG: kernel NULL pointer dereference") == true)
         #expect(run.job?.complete == false)
     }
@@ -259,9 +259,9 @@ struct LavaTests {
     func lavaImage() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lava-image-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        for folder in ["modules", "scenarios"] { try ResultsFolder.makeDirectories("\(directory)/\(folder)") }
-        try ResultsFolder.write("#!/bin/sh\n", to: "\(directory)/runner")
-        try ResultsFolder.write("busybox\n", to: "\(directory)/busybox")
+        for folder in ["modules", "scenarios"] { try FileBytes.makeDirectories("\(directory)/\(folder)") }
+        try FileBytes.write("#!/bin/sh\n", to: "\(directory)/runner")
+        try FileBytes.write("busybox\n", to: "\(directory)/busybox")
         let contents = GuestImage.Contents(runner: "\(directory)/runner", busybox: "\(directory)/busybox",
                                            modules: "\(directory)/modules", scenarios: "\(directory)/scenarios")
         _ = try GuestImage.build(contents, libraries: [], flavor: .lava, to: "\(directory)/image.cpio")

@@ -71,7 +71,7 @@ public struct LavaJob: Sendable {
         }
         let release = kernel.kernel.release
         let directory = "\(absolute(options.directory))/\(release)"
-        try ResultsFolder.makeDirectories(directory)
+        try FileBytes.makeDirectories(directory)
 
         // The bzImage, not the extracted vmlinux `klp-harness vm` boots: it
         // is what kernel CI builds publish and what LAVA's qemu and
@@ -106,7 +106,7 @@ public struct LavaJob: Sendable {
         let job = try Self.render(template, values: values, templatePath: options.template)
         let jobName = options.shard.map { "job-shard-\($0.index)-of-\($0.count).yaml" } ?? "job.yaml"
         let jobPath = "\(directory)/\(jobName)"
-        try ResultsFolder.write(job, to: jobPath)
+        try FileBytes.write(job, to: jobPath)
         return Written(release: release, job: jobPath, kernel: kernelPath, ramdisk: ramdisk,
                        ramdiskBytes: FileBytes.size(ramdisk) ?? 0)
     }

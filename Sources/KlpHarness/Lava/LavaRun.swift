@@ -124,25 +124,25 @@ public struct LavaRun: Sendable {
             }
         }
         let crashed = diagnostics.contains { $0.hasPrefix("kernel crashed: ") || $0.hasPrefix("kernel tainted: ") }
-        let status: String
+        let status: ScenarioStatus
         switch scenario.lavaResult {
-        case "pass": status = "pass"
-        case "skip": status = "skip"
+        case "pass": status = .pass
+        case "skip": status = .skip
         case "fail":
             let directive = scenario.directive?.uppercased() ?? ""
-            status = crashed ? "crash" : directive.hasPrefix("TIMEOUT") ? "timeout" : directive.hasPrefix("ERROR") ? "error" : "fail"
+            status = crashed ? .crash : directive.hasPrefix("TIMEOUT") ? .timeout : directive.hasPrefix("ERROR") ? .error : .fail
         case nil where !scenario.finished:
             // Started, never finished: the job ended during it.
             if let crash = KernelCrash.first(in: scenario.console) {
-                status = "crash"
+                status = .crash
                 diagnostics = ["kernel crashed: \(crash.headline)", "the LAVA job ended during this scenario"] + diagnostics
                 diff = crash.excerpt
             } else {
-                status = "error"
+                status = .error
                 diagnostics = ["the LAVA job ended during this scenario: \(job?.error ?? "no test case was recorded")"] + diagnostics
             }
         default:
-            status = "error"
+            status = .error
             diagnostics.append("LAVA recorded '\(scenario.lavaResult ?? "no result")' for this scenario")
         }
         var artifacts: [String: String] = [:]
@@ -200,15 +200,15 @@ public enum LavaMerge {
         var kernels: [ResultsArchive.KernelRun] = []
         for document in documents {
             let directory = "\(root)/\(document.kernel)"
-            try ResultsFolder.makeDirectories(directory)
+            try FileBytes.makeDirectories(directory)
             for run in runs where (run.release ?? "unknown") == document.kernel {
                 for scenario in run.scenarios where scenario.files["expected.txt"] != nil {
                     let folder = "\(directory)/\(scenario.name)"
-                    try ResultsFolder.makeDirectories(folder)
+                    try FileBytes.makeDirectories(folder)
                     for file in LavaCaseReporter.attachedFiles {
-                        try ResultsFolder.writeLines(scenario.files[file] ?? [], to: "\(folder)/\(file)")
+                        try FileBytes.writeLines(scenario.files[file] ?? [], to: "\(folder)/\(file)")
                     }
-                    try ResultsFolder.writeLines(run.entry(for: scenario).logExcerpt, to: "\(folder)/diff.txt")
+                    try FileBytes.writeLines(run.entry(for: scenario).logExcerpt, to: "\(folder)/diff.txt")
                 }
             }
             try document.write(to: "\(directory)/results.json")
