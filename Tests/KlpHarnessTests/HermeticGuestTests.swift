@@ -122,6 +122,16 @@ struct HermeticGuestTests {
         #expect(!HermeticRun.isClosingCount("# suite: 11 scenario(s) in 3.1 s"))
     }
 
+    @Test("both inits start with the shebang and mount debugfs before anything else runs")
+    func initPrelude() {
+        for script in [GuestImage.initScript, GuestImage.lavaInit] {
+            #expect(script.hasPrefix("#!/bin/busybox sh\n/bin/busybox --install -s /bin\n"))
+            #expect(script.contains("mount -t debugfs debugfs /sys/kernel/debug\n"))
+        }
+        #expect(GuestImage.initScript.contains("/sys/kernel/debug\necho \"# guest: init started"))
+        #expect(GuestImage.lavaInit.contains("/sys/kernel/debug\ncat /proc/version\n"))
+    }
+
     @Test("ldd's answer: the paths after =>, and the loader")
     func lddLibraries() {
         let output = """

@@ -29,13 +29,7 @@ public struct GuestImage: Sendable {
     /// `exit-status`): the verdict comes from the guest, not from how QEMU
     /// ended, and survives the loss of either port.
     static let initScript = """
-        #!/bin/busybox sh
-        /bin/busybox --install -s /bin
-        export PATH=/bin
-        mount -t proc proc /proc
-        mount -t sysfs sysfs /sys
-        mount -t devtmpfs devtmpfs /dev
-        mount -t debugfs debugfs /sys/kernel/debug
+        \(prelude)
         echo "# guest: init started $(cut -d' ' -f1 /proc/uptime) s after the kernel did" >/dev/ttyS1
         . /klp/boot.conf
         cd /klp
@@ -46,6 +40,18 @@ public struct GuestImage: Sendable {
         printf 'KLP-FILE %s exit-status\\n%s' "${#status}" "$status" >/dev/ttyS2
         reboot -f
 
+        """
+
+    /// What both flavours' inits start with: busybox's applets, and the
+    /// kernel's file systems the runner reads (debugfs for dynamic debug).
+    static let prelude = """
+        #!/bin/busybox sh
+        /bin/busybox --install -s /bin
+        export PATH=/bin
+        mount -t proc proc /proc
+        mount -t sysfs sysfs /sys
+        mount -t devtmpfs devtmpfs /dev
+        mount -t debugfs debugfs /sys/kernel/debug
         """
 
     public static let exitPrefix = "klp-harness-guest: exit "
@@ -80,13 +86,7 @@ public struct GuestImage: Sendable {
     /// console (and livepatch's notices out of the test shell's lines), so
     /// the init prints the same banner from /proc/version.
     static let lavaInit = """
-        #!/bin/busybox sh
-        /bin/busybox --install -s /bin
-        export PATH=/bin
-        mount -t proc proc /proc
-        mount -t sysfs sysfs /sys
-        mount -t devtmpfs devtmpfs /dev
-        mount -t debugfs debugfs /sys/kernel/debug
+        \(prelude)
         cat /proc/version
         hostname klp-harness
         exec /bin/init
