@@ -31,13 +31,13 @@ static void log_func(const char *func, const char *event)
 	pr_info("%s%s\n", func, event);
 }
 
-static void busymod_work_func(struct work_struct *work);
-static DECLARE_WORK(work, busymod_work_func);
+static void busymod_work_handler(struct work_struct *work);
+static DECLARE_WORK(work, busymod_work_handler);
 static DECLARE_COMPLETION(busymod_work_started);
 
 /*
  * livepatch_callbacks_demo replaces this function by name, so it must
- * stay a real symbol called through the work item: noinline keeps the
+ * stay a real symbol, called through a pointer: noinline keeps the
  * compiler from folding it away.
  */
 static noinline void busymod_work_func(struct work_struct *work)
@@ -53,6 +53,26 @@ static noinline void busymod_work_func(struct work_struct *work)
 		msleep(20);
 
 	log_func(__func__, " exit");
+}
+
+/*
+ * When this module loads while livepatch_callbacks_demo is already enabled,
+ * the kernel patches it as it comes, so the call below runs the demo's
+ * replacement, which knows nothing of busymod_work_started. Completing
+ * here as well lets init return in that case too, instead of waiting
+ * forever; a second complete() is harmless.
+ */
+static void (*work_func)(struct work_struct *work) = busymod_work_func;
+
+static void busymod_work_handler(struct work_struct *work)
+{
+	/*
+	 * An indirect call through a pointer the compiler must re-read: a
+	 * direct call could reach a compiler-made clone, which the livepatch
+	 * (which looks the function up by name) would not replace.
+	 */
+	READ_ONCE(work_func)(work);
+	complete(&busymod_work_started);
 }
 
 static int __init livepatch_callbacks_busymod_init(void)

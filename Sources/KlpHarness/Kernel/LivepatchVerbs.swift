@@ -19,6 +19,16 @@ public struct LivepatchVerbs {
         }
     }
 
+    /// `wait_for_transition`'s wait as a scenario action: no transition is
+    /// under way for `patch`, because it finished or because the patch
+    /// has left sysfs (or never was there).
+    public func waitForSettledTransition(of patch: String, deadline: Deadline, isCancelled: () -> Bool = { false }) throws {
+        let transition = "\(sysfs.patchDirectory(patch))/transition"
+        try deadline.wait(for: "\(patch)'s transition to finish (\(transition) = 0, or the patch gone)", isCancelled: isCancelled) {
+            !sysfs.isPatchPresent(patch) || (try? sysfs.isInTransition(patch)) == false
+        }
+    }
+
     /// The wait test-callbacks.sh's "busy target module" makes instead:
     /// `transition` reads 1, the transition has stalled.
     public func waitForStalledTransition(of patch: String, deadline: Deadline, isCancelled: () -> Bool = { false }) throws {

@@ -89,7 +89,7 @@ public struct ModuleCatalog: Sendable {
                     "\(place): rmmod \(module): not a test module; a scenario may unload only the modules of its module directory",
                     remedy: known)
             }
-        case .write(_, .patchEnabled(let patch)):
+        case .write(_, .patchEnabled(let patch)), .waitForTransition(let patch):
             guard let info = modules[patch] else {
                 throw HarnessError.badInput(
                     "\(place): /sys/kernel/livepatch/\(patch)/enabled: \(patch) is not a test module; a scenario may switch only its own livepatches",

@@ -66,10 +66,17 @@ public enum Action: Equatable, Sendable {
     /// transition finishes; with `&` it only confirms that the transition is
     /// under way (stalled) and moves on.
     case insert(file: String, parameters: [String], waitsForTransition: Bool)
-    /// `rmmod NAME`, after the module's refcnt drops to 0.
+    /// `rmmod NAME`, after the module's refcnt drops to 0; at once for a
+    /// livepatch whose patch is enabled or in transition, which the kernel
+    /// refuses to unload (it holds its own module).
     case remove(module: String)
     /// `echo VALUE > /sys/…`.
     case write(value: String, target: SysfsTarget)
+    /// `wait_for_transition PATCH`, as `functions.sh` names it: waits until
+    /// PATCH is not in transition (or has left sysfs). A stalled transition
+    /// finishes on the kernel's next 1-second retry once its busy task is
+    /// gone; waiting for it keeps the lines it prints before the next action.
+    case waitForTransition(patch: String)
 
     public var moduleNames: [String] {
         switch self {
@@ -77,6 +84,7 @@ public enum Action: Equatable, Sendable {
         case .remove(let module): [ModuleName.normalized(module)]
         case .write(_, .patchEnabled(let patch)): [patch]
         case .write(_, .moduleParameter(let module, _)): [module]
+        case .waitForTransition(let patch): [patch]
         }
     }
 
@@ -86,6 +94,7 @@ public enum Action: Equatable, Sendable {
         case .insert: "insmod"
         case .remove: "rmmod"
         case .write: "echo"
+        case .waitForTransition: "wait_for_transition"
         }
     }
 }

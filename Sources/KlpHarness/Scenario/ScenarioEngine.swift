@@ -215,8 +215,13 @@ public final class ScenarioEngine {
             return nil
         case .remove(let module):
             let name = ModuleName.normalized(module)
-            try stoppingOnWait {
-                try verbs.waitForZeroRefcount(of: name, deadline: deadline, isCancelled: Self.isCancelled)
+            // An enabled or transitioning patch holds its module for good
+            // (klp_enable_patch() takes the reference): waiting would only
+            // time out, and the scenario wants to see the refusal.
+            if !holdsItself(name) {
+                try stoppingOnWait {
+                    try verbs.waitForZeroRefcount(of: name, deadline: deadline, isCancelled: Self.isCancelled)
+                }
             }
             do {
                 try kmod.removeModule(named: name)
@@ -237,7 +242,20 @@ public final class ScenarioEngine {
                 }
             }
             return nil
+        case .waitForTransition(let patch):
+            try stoppingOnWait {
+                try verbs.waitForSettledTransition(of: patch, deadline: deadline, isCancelled: Self.isCancelled)
+            }
+            return nil
         }
+    }
+
+    /// Whether `module` is a livepatch whose patch is enabled or in
+    /// transition. A disabled or replaced patch still in sysfs reads 0 in
+    /// both: the kernel is about to free it and drop the reference.
+    private func holdsItself(_ module: String) -> Bool {
+        guard catalog.livepatchNames.contains(module), sysfs.isPatchPresent(module) else { return false }
+        return (try? sysfs.isEnabled(module)) == true || (try? sysfs.isInTransition(module)) == true
     }
 
     /// A scenario's waits give up on a signal; the clean-up's never do.

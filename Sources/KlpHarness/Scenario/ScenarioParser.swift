@@ -55,7 +55,7 @@ public enum ScenarioParser {
             lines.append(TranscriptLine(text: line, kernel: kernel, line: number))
         }
         guard !steps.isEmpty else {
-            throw ScenarioParseError(path: path, line: 1, message: "no action lines ('% insmod …', '% rmmod …', '% echo … > /sys/…')")
+            throw ScenarioParseError(path: path, line: 1, message: "no action lines ('% insmod …', '% rmmod …', '% echo … > /sys/…', '% wait_for_transition …')")
         }
         return Scenario(name: testName(forPath: path), path: path, steps: steps, lines: lines)
     }
@@ -111,8 +111,13 @@ public enum ScenarioParser {
                 throw fail("'\(words[2])' is not a sysfs file a scenario may write: use /sys/kernel/livepatch/PATCH/enabled or /sys/module/MODULE/parameters/NAME")
             }
             return .write(value: words[0], target: target)
+        case "wait_for_transition":
+            guard words.count == 1, let patch = words.first, isModuleName(patch) else {
+                throw fail("wait_for_transition takes one livepatch name, e.g. '% wait_for_transition livepatch_callbacks_demo'")
+            }
+            return .waitForTransition(patch: ModuleName.normalized(patch))
         default:
-            throw fail("unknown action '\(verb)': the actions are insmod, rmmod and echo")
+            throw fail("unknown action '\(verb)': the actions are insmod, rmmod, echo and wait_for_transition")
         }
     }
 

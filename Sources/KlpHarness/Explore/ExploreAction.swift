@@ -1,0 +1,129 @@
+/// The four test modules of kmod/, as the model and the explorer know them.
+public enum TestModule: String, CaseIterable, Codable, Sendable, Comparable {
+    case target = "livepatch_callbacks_mod"
+    case busyTarget = "livepatch_callbacks_busymod"
+    case demo = "livepatch_callbacks_demo"
+    case demo2 = "livepatch_callbacks_demo2"
+
+    /// The name the kernel knows it by (and prefixes its lines with).
+    public var name: String { rawValue }
+
+    /// The `.ko` file in the module directory.
+    public var file: String { rawValue.replacing("_", with: "-") + ".ko" }
+
+    public var isLivepatch: Bool { self == .demo || self == .demo2 }
+
+    /// Targets before livepatches, as `allCases` lists them.
+    var order: Int {
+        switch self {
+        case .target: 0
+        case .busyTarget: 1
+        case .demo: 2
+        case .demo2: 3
+        }
+    }
+
+    public static func < (lhs: TestModule, rhs: TestModule) -> Bool { lhs.order < rhs.order }
+}
+
+/// One step of a generated sequence: what a kernel developer does by hand
+/// with the test modules. Each renders as one scenario action line; the
+/// model decides the details the kernel's behaviour dictates (the `&` of a
+/// load that stalls).
+public enum ExploreAction: Hashable, Codable, Sendable {
+    /// `insmod livepatch-callbacks-mod.ko`
+    case loadTarget
+    /// `insmod livepatch-callbacks-busymod.ko block_transition=Y|N`
+    case loadBusyTarget(blocking: Bool)
+    /// `insmod livepatch-callbacks-demo.ko [pre_patch_ret=-19]`
+    case loadDemo(prePatchFails: Bool)
+    /// `insmod livepatch-callbacks-demo2.ko [replace=1]`
+    case loadDemo2(replace: Bool)
+    /// `rmmod NAME`
+    case unload(TestModule)
+    /// `echo 0 > /sys/kernel/livepatch/PATCH/enabled`
+    case disable(TestModule)
+    /// `echo 1 > /sys/kernel/livepatch/PATCH/enabled`
+    case enable(TestModule)
+    /// `echo -19|0 > /sys/module/livepatch_callbacks_demo/parameters/pre_patch_ret`
+    case setPrePatchRet(fails: Bool)
+    /// `wait_for_transition PATCH`
+    case waitForTransition(TestModule)
+
+    /// The errno the demo's pre-patch callback returns when told to fail.
+    public static let prePatchError = -19
+
+    /// The scenario action line, without `% ` (a stalling load adds ` &`).
+    public func command(stalls: Bool = false) -> String {
+        switch self {
+        case .loadTarget:
+            "insmod \(TestModule.target.file)"
+        case .loadBusyTarget(let blocking):
+            "insmod \(TestModule.busyTarget.file) block_transition=\(blocking ? "Y" : "N")"
+        case .loadDemo(let fails):
+            "insmod \(TestModule.demo.file)" + (fails ? " pre_patch_ret=\(Self.prePatchError)" : "") + (stalls ? " &" : "")
+        case .loadDemo2(let replace):
+            "insmod \(TestModule.demo2.file)" + (replace ? " replace=1" : "") + (stalls ? " &" : "")
+        case .unload(let module):
+            "rmmod \(module.name)"
+        case .disable(let patch):
+            "echo 0 > /sys/kernel/livepatch/\(patch.name)/enabled"
+        case .enable(let patch):
+            "echo 1 > /sys/kernel/livepatch/\(patch.name)/enabled"
+        case .setPrePatchRet(let fails):
+            "echo \(fails ? Self.prePatchError : 0) > /sys/module/\(TestModule.demo.name)/parameters/pre_patch_ret"
+        case .waitForTransition(let patch):
+            "wait_for_transition \(patch.name)"
+        }
+    }
+
+    /// The module the action loads, if it is a load.
+    public var loadedModule: TestModule? {
+        switch self {
+        case .loadTarget: .target
+        case .loadBusyTarget: .busyTarget
+        case .loadDemo: .demo
+        case .loadDemo2: .demo2
+        default: nil
+        }
+    }
+
+    /// The explore action a scenario step stands for, or nil when the step
+    /// is outside the model's alphabet (another parameter, another value).
+    public init?(_ action: Action) {
+        switch action {
+        case .insert(let file, let parameters, _):
+            switch (file, parameters) {
+            case (TestModule.target.file, []): self = .loadTarget
+            case (TestModule.busyTarget.file, ["block_transition=Y"]): self = .loadBusyTarget(blocking: true)
+            case (TestModule.busyTarget.file, ["block_transition=N"]): self = .loadBusyTarget(blocking: false)
+            case (TestModule.demo.file, []): self = .loadDemo(prePatchFails: false)
+            case (TestModule.demo.file, ["pre_patch_ret=\(Self.prePatchError)"]): self = .loadDemo(prePatchFails: true)
+            case (TestModule.demo2.file, []): self = .loadDemo2(replace: false)
+            case (TestModule.demo2.file, ["replace=1"]): self = .loadDemo2(replace: true)
+            default: return nil
+            }
+        case .remove(let name):
+            guard let module = TestModule(rawValue: ModuleName.normalized(name)) else { return nil }
+            self = .unload(module)
+        case .write(let value, .patchEnabled(let patch)):
+            guard let module = TestModule(rawValue: patch), module.isLivepatch else { return nil }
+            switch value {
+            case "0": self = .disable(module)
+            case "1": self = .enable(module)
+            default: return nil
+            }
+        case .write(let value, .moduleParameter(TestModule.demo.name, "pre_patch_ret")):
+            switch value {
+            case "\(Self.prePatchError)": self = .setPrePatchRet(fails: true)
+            case "0": self = .setPrePatchRet(fails: false)
+            default: return nil
+            }
+        case .write:
+            return nil
+        case .waitForTransition(let patch):
+            guard let module = TestModule(rawValue: patch), module.isLivepatch else { return nil }
+            self = .waitForTransition(module)
+        }
+    }
+}

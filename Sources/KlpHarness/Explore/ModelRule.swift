@@ -1,0 +1,97 @@
+/// The rules of `Documentation/livepatch/callbacks.rst` (and the kernel
+/// behaviour around them) that the model encodes, one case each. The model
+/// records which rules each step applied; the explorer's coverage is the
+/// set of rules a run exercised.
+public enum ModelRule: String, CaseIterable, Codable, Sendable {
+    /// callbacks.rst, "Pre-patch": before a klp_object is patched; "A
+    /// callback is only executed if its host klp_object is loaded".
+    /// callbacks.txt Test 1.
+    case prePatchForLoadedObjects = "pre-patch-for-loaded-objects"
+    /// callbacks.rst, "Post-patch": after the object is patched and active
+    /// across all tasks, so once the transition completes. Test 1.
+    case postPatchAfterTransition = "post-patch-after-transition"
+    /// callbacks.rst, "Pre-unpatch" before, "Post-unpatch" after the
+    /// unpatching transition, each only where its counterpart ran. Test 1.
+    case unpatchCallbacksOnDisable = "unpatch-callbacks-on-disable"
+    /// callbacks.rst: "For patch target kernel modules, callbacks will only
+    /// execute if the target module is loaded." Test 5.
+    case absentTargetHasNoCallbacks = "absent-target-has-no-callbacks"
+    /// callbacks.rst: "When a module target is (un)loaded, its callbacks
+    /// will execute only if the livepatch module is enabled" (the
+    /// module_coming handler). Test 2.
+    case comingModulePatched = "coming-module-patched"
+    /// The module_going handler: pre- and post-unpatch for the going
+    /// module, after its exit function. Test 3.
+    case goingModuleUnpatched = "going-module-unpatched"
+    /// callbacks.rst: a failing pre-patch callback makes the loader "refuse
+    /// to load a livepatch, if the livepatch is loaded after targeted
+    /// code"; no unpatch callback runs for the object that failed. Test 6.
+    case prePatchFailureRefusesLivepatch = "pre-patch-failure-refuses-livepatch"
+    /// callbacks.rst: "Refuse to load a module, if the livepatch was
+    /// already successfully loaded." Test 7.
+    case prePatchFailureRefusesModule = "pre-patch-failure-refuses-module"
+    /// livepatch.rst, "Consistency model": a task sleeping in a function
+    /// the patch replaces cannot be switched, so the transition stalls.
+    /// Test 9 (busy target module).
+    case stalledTransition = "stalled-transition"
+    /// A module coming during a transition gets its pre-patch callback
+    /// but no post-patch one until the transition completes. Test 9.
+    case comingModuleDuringTransition = "coming-module-during-transition"
+    /// A module going during a transition gets no pre-unpatch callback (its
+    /// post-patch never ran) but its post-unpatch one. Test 9.
+    case goingModuleDuringTransition = "going-module-during-transition"
+    /// callbacks.rst: "If a patch transition is reversed, no pre-unpatch
+    /// handlers will be run"; post-unpatch runs where pre-patch did. Test 9.
+    case reversedTransition = "reversed-transition"
+    /// When the busy task leaves, the stalled transition completes on the
+    /// kernel's next retry and post-patch runs for the objects loaded then
+    /// (klp_complete_transition() in kernel/livepatch/transition.c).
+    case stalledTransitionCompletes = "stalled-transition-completes"
+    /// Only one transition at a time: loading a livepatch or disabling
+    /// another patch during one fails with EBUSY (__klp_enable_patch() and
+    /// __klp_disable_patch() in kernel/livepatch/core.c).
+    case oneTransitionAtATime = "one-transition-at-a-time"
+    /// test-callbacks.sh "atomic replace": the replacement's own callbacks
+    /// run; the replaced patches get none of their unpatch callbacks and
+    /// are freed (the thread "[PATCH v5 0/3] livepatch: introduce atomic
+    /// replace").
+    case atomicReplace = "atomic-replace"
+    /// klp_enable_patch() takes a reference on the livepatch module, so an
+    /// enabled (or transitioning) patch's module cannot be unloaded.
+    case enabledPatchHoldsModule = "enabled-patch-holds-module"
+    /// enabled_store(): writing the state a patch is already in is EINVAL
+    /// ("Do not allow to re-enable a disabled patch" covers the rest).
+    case noSecondEnable = "no-second-enable"
+    /// Several patches enabled side by side each run their own callbacks.
+    /// test-callbacks.sh "multiple livepatches".
+    case independentPatches = "independent-patches"
+    /// A target module loaded under an enabled patch is patched before its
+    /// init runs, so its work item already runs the replacement function
+    /// (livepatch.rst: modules are patched as they load).
+    case targetPatchedOnLoad = "target-patched-on-load"
+
+    /// One line for the coverage report.
+    public var summary: String {
+        switch self {
+        case .prePatchForLoadedObjects: "enable: pre-patch for each loaded object, before the transition"
+        case .postPatchAfterTransition: "enable: post-patch for each loaded object, after the transition"
+        case .unpatchCallbacksOnDisable: "disable: pre-unpatch before, post-unpatch after the transition"
+        case .absentTargetHasNoCallbacks: "a target module that is not loaded gets no callbacks"
+        case .comingModulePatched: "a module loading under an enabled patch: pre- and post-patch (COMING)"
+        case .goingModuleUnpatched: "a module unloading under an enabled patch: pre- and post-unpatch (GOING)"
+        case .prePatchFailureRefusesLivepatch: "a failing pre-patch refuses the livepatch, cancels the transition"
+        case .prePatchFailureRefusesModule: "a failing pre-patch refuses the loading module"
+        case .stalledTransition: "a busy task in a patched function stalls the transition"
+        case .comingModuleDuringTransition: "a module loading mid-transition: pre-patch only"
+        case .goingModuleDuringTransition: "a module unloading mid-transition: post-unpatch only"
+        case .reversedTransition: "disabling a stalled patch reverses it: no pre-unpatch"
+        case .stalledTransitionCompletes: "the busy task leaves: the transition completes, post-patch for loaded objects"
+        case .oneTransitionAtATime: "a second transition during one is refused (EBUSY)"
+        case .atomicReplace: "atomic replace: replaced patches get no unpatch callbacks"
+        case .enabledPatchHoldsModule: "an enabled patch's module cannot be unloaded"
+        case .noSecondEnable: "enabling an enabled patch is refused (EINVAL)"
+        case .independentPatches: "patches side by side each run their own callbacks"
+        case .targetPatchedOnLoad: "a target loaded under the patch runs the replacement at once"
+        }
+    }
+}
