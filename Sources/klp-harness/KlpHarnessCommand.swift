@@ -23,7 +23,7 @@ struct KlpHarnessCommand: ParsableCommand {
             129/130/141/143 interrupted by SIGHUP/SIGINT/SIGPIPE/SIGTERM.
             """,
         subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self,
-                      LavaJobCommand.self, LavaTestCasesCommand.self, LavaResultsCommand.self]
+                      ExploreCommand.self, LavaJobCommand.self, LavaTestCasesCommand.self, LavaResultsCommand.self]
     )
 
     /// ArgumentParser's own main, with every error mapped to an exit code

@@ -42,12 +42,16 @@ struct VMCommand: HarnessSubcommand {
               klp-harness vm --kernel-tree ~/src/linux
               klp-harness vm --kernel 6.12 --cpus 1
               klp-harness vm --accel tcg busy-target-module
+              klp-harness vm --explore 200 --seed 1 --kernel all
+              klp-harness vm --explore 200 --seed 1 --compare
             """
     )
 
     @OptionGroup(title: "Kernels and guests") var machine: MachineOptions
 
     @OptionGroup(title: "The suite in each guest") var suite: SuiteOptions
+
+    @OptionGroup(title: "Exploring instead of the suite") var exploring: ExploreOptions
 
     @Flag(name: .customLong("resolve-only"), help: "Print the Debian release each --kernel names (e.g. 6.1 -> 6.1.0-56-amd64) and exit, for scripts.")
     var resolveOnly = false
@@ -60,9 +64,40 @@ struct VMCommand: HarnessSubcommand {
             }
             return
         }
-        let options = VMSession.Options(machine: machine, suite: suite)
+        var options = VMSession.Options(machine: machine, suite: suite)
+        if let count = exploring.explore {
+            var explore = VMSession.ExploreOptions(count: count, seed: exploring.seed)
+            explore.compare = exploring.compare
+            explore.mutation = exploring.modelMutation
+            explore.timeout = suite.timeout
+            options.explore = explore
+            options.cpus = machine.cpus ?? 1
+            if exploring.compare && options.kernels.isEmpty && options.kernelTrees.isEmpty { options.kernels = ["all"] }
+        }
         let session = VMSession(options: options, log: { printError("klp-harness: \($0)") }, output: { printLine($0) })
         try session.run().exitUnlessPassed()
+    }
+}
+
+/// `vm --explore`: the explorer in each guest instead of the suite.
+struct ExploreOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Run N generated sequences checked against the model of the callback rules instead of the suite (see 'klp-harness explore --help'); results in results/<release>/explore/.", valueName: "N"))
+    var explore: Int?
+
+    @Option(help: "The explorer's seed: the same seed gives the same sequences on every kernel.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "With --explore: run the same sequences on two kernels (default: 6.1 and 6.12) with no model, and shrink the first whose transcripts differ to a minimal scenario in results/compare/.")
+    var compare = false
+
+    @Option(name: .customLong("model-mutation"), help: ArgumentHelp("Test only: explore with a deliberately wrong model rule.", visibility: .hidden))
+    var modelMutation: CallbackModel.Mutation?
+
+    func validate() throws {
+        if let explore, explore < 1 { throw ValidationError("--explore needs at least 1 sequence") }
+        if explore == nil && (compare || modelMutation != nil) {
+            throw ValidationError("--compare and --model-mutation go with --explore N")
+        }
     }
 }
 
@@ -83,8 +118,8 @@ struct MachineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Force an accelerator instead of probing: kvm or tcg.", valueName: "kvm|tcg"))
     var accel: Accelerator?
 
-    @Option(help: "Guest vCPUs. With 2, the kernel's transitions take about 1 s each (the other CPU's idle task is only switched on the next retry).")
-    var cpus = 2
+    @Option(help: "Guest vCPUs (default 2; 1 with --explore). With 2, the kernel's transitions take about 1 s each (the other CPU's idle task is only switched on the next retry).")
+    var cpus: Int?
 
     @Option(help: "Guest memory (QEMU -m syntax).")
     var memory = "1G"
@@ -99,7 +134,7 @@ struct MachineOptions: ParsableArguments {
     var vng = ".venv/bin/vng"
 
     func validate() throws {
-        guard cpus > 0 else { throw ValidationError("--cpus must be at least 1") }
+        guard (cpus ?? 1) > 0 else { throw ValidationError("--cpus must be at least 1") }
         guard jobs > 0 else { throw ValidationError("-j must be at least 1") }
         guard vmTimeout > 0 else { throw ValidationError("timeouts must be positive numbers of seconds") }
     }
@@ -115,7 +150,7 @@ extension VMSession.Options {
         jobs = machine.jobs
         exec = machine.exec
         accelerator = machine.accel
-        cpus = machine.cpus
+        cpus = machine.cpus ?? 2
         memory = machine.memory
         wallClockLimit = .seconds(machine.vmTimeout)
         kmod = machine.kmod

@@ -23,12 +23,17 @@ public final class KmodContext {
 
     /// Creates a context with libkmod's default directories and configuration.
     ///
-    /// The C function `kmod_new`; `deinit` calls `kmod_unref`.
+    /// The C functions `kmod_new` and `kmod_set_log_priority`; `deinit`
+    /// calls `kmod_unref`.
     public init() throws(KmodError) {
         guard let context = kmod_new(nil, nil) else {
             throw KmodError(operation: .open, module: "libkmod", errno: ErrnoDescription(ENOMEM))
         }
         self.context = context
+        // Every failure comes back to us as an errno and is reported with
+        // the scenario; libkmod's own copy on stderr ("libkmod: ERROR …")
+        // would only land in the middle of the KTAP stream.
+        kmod_set_log_priority(context, LOG_CRIT)
     }
 
     deinit { kmod_unref(context) }

@@ -135,6 +135,14 @@ public final class OpenResultsFolder {
         return [Self.jsonName, Self.junitName]
     }
 
+    /// Writes `text` to `name` in the subfolder `subfolder` (created if
+    /// need be) and returns its path relative to the release folder.
+    @discardableResult
+    public func write(_ text: String, to name: String, in subfolder: String) throws -> String {
+        try directory.subdirectory(subfolder).writeAtomically(text, to: name)
+        return "\(subfolder)/\(name)"
+    }
+
     /// A scenario's folder. Returns the files written, relative to the
     /// release folder.
     @discardableResult

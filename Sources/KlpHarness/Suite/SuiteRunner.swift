@@ -36,34 +36,8 @@ public struct SuiteRunner {
         let suite = try ScenarioSuite.select(directory: options.scenarios, names: options.names, shard: options.shard)
         let release = SystemState.kernelRelease
         let folder = ResultsFolder(root: options.results, release: release)
-        var control: String?
-        var skipReason = Self.reasonToSkip(isRoot: SystemState.isRoot, sysfs: Sysfs())
-        if skipReason == nil {
-            do {
-                control = try DynamicDebug.locateControl()
-            } catch let error as HarnessError where error.status == .skipped {
-                skipReason = error.description
-            }
-        }
+        let (skipReason, control, results, report) = try Self.open(folder, output: output)
         var document = ResultsDocument(kernel: release, planned: suite.scenarios.count)
-
-        // The results folder is opened, checked and cleared before anything
-        // touches the kernel: one that is a link or another user's is bad
-        // input on every path. Only a skip may go on without a writable one
-        // (typically: not root), so it still reaches CI on stdout.
-        let results: OpenResultsFolder?
-        do throws(ResultsFolderError) {
-            results = try folder.openOrExplain()
-        } catch where skipReason != nil && !error.refused {
-            results = nil
-        } catch {
-            throw error.error
-        }
-        let ktapFile = skipReason == nil ? try results?.ktapAppender() : try? results?.ktapAppender()
-        let report = KTAPReport { line in
-            output(line)
-            ktapFile?.append(line)
-        }
         if let skipReason {
             report.skipAll(reason: skipReason)
             document.skipReason = skipReason
@@ -126,6 +100,40 @@ public struct SuiteRunner {
         report.totals(StatusTally(outcomes.map { ScenarioStatus($0.status) }))
         if Interruption.isRequested { return Interruption.exitStatus }
         return outcomes.allSatisfy(\.passed) ? .passed : .failed
+    }
+
+    /// What `run` and `explore` open before they touch the kernel: why
+    /// this kernel or user cannot run (nil if it can), dynamic debug's
+    /// control file, the results folder, and the KTAP report that writes to
+    /// `output` and ktap.txt. The results folder is opened, checked and
+    /// cleared first: one that is a link or another user's is bad input on
+    /// every path. Only a skip may go on without a writable one (typically:
+    /// not root), so it still reaches CI on stdout.
+    static func open(_ folder: ResultsFolder, output: @escaping (String) -> Void) throws
+        -> (skipReason: String?, control: String?, results: OpenResultsFolder?, report: KTAPReport) {
+        var control: String?
+        var skipReason = reasonToSkip(isRoot: SystemState.isRoot, sysfs: Sysfs())
+        if skipReason == nil {
+            do {
+                control = try DynamicDebug.locateControl()
+            } catch let error as HarnessError where error.status == .skipped {
+                skipReason = error.description
+            }
+        }
+        let results: OpenResultsFolder?
+        do throws(ResultsFolderError) {
+            results = try folder.openOrExplain()
+        } catch where skipReason != nil && !error.refused {
+            results = nil
+        } catch {
+            throw error.error
+        }
+        let ktapFile = skipReason == nil ? try results?.ktapAppender() : try? results?.ktapAppender()
+        let report = KTAPReport { line in
+            output(line)
+            ktapFile?.append(line)
+        }
+        return (skipReason, control, results, report)
     }
 
     /// Why this kernel or user cannot run the suite, or nil if it can.

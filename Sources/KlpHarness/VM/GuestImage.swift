@@ -33,8 +33,7 @@ public struct GuestImage: Sendable {
         echo "# guest: init started $(cut -d' ' -f1 /proc/uptime) s after the kernel did" >/dev/ttyS1
         . /klp/boot.conf
         cd /klp
-        /klp/klp-harness run --modules modules --scenarios scenarios --results /results \\
-        \t--timeout "$timeout" --results-channel /dev/ttyS2 "$@" >/dev/ttyS1 2>&1
+        /klp/klp-harness "$@" --modules modules --results /results --results-channel /dev/ttyS2 >/dev/ttyS1 2>&1
         status=$?
         echo "klp-harness-guest: exit $status" >/dev/ttyS1
         printf 'KLP-FILE %s exit-status\\n%s' "${#status}" "$status" >/dev/ttyS2
@@ -156,14 +155,22 @@ public struct GuestImage: Sendable {
         return GuestImage(path: path, baseLength: archive.bytes.count)
     }
 
-    /// Replaces the boot's own part: the scenarios to run, by name, and
-    /// the per-scenario time limit.
-    public func prepareBoot(names: [String], timeout: Int) throws {
+    /// Replaces the boot's own part: the runner's subcommand and its
+    /// arguments for this boot (the init adds where the modules, results
+    /// and channel are), and any extra files, by path under /klp.
+    public func prepareBoot(arguments: [String], files: [(name: String, text: String)] = []) throws {
         var archive = CpioArchive()
-        let words = names.map(VirtmeLauncher.shellQuoted).joined(separator: " ")
-        archive.file("/klp/boot.conf", Array("timeout=\(timeout)\nset -- \(words)\n".utf8))
+        let words = arguments.map(VirtmeLauncher.shellQuoted).joined(separator: " ")
+        archive.file("/klp/boot.conf", Array("set -- \(words)\n".utf8))
+        for file in files { archive.file("/klp/\(file.name)", Array(file.text.utf8)) }
         archive.finish()
         try FileBytes.truncateAndAppend(path, at: baseLength, archive.bytes)
+    }
+
+    /// The arguments of a boot that runs the suite: the scenarios to run,
+    /// by name, and the per-scenario time limit.
+    static func suiteArguments(names: [String], timeout: Int) -> [String] {
+        ["run", "--scenarios", "scenarios", "--timeout", String(timeout)] + names
     }
 
     /// A copy of `runner` without its symbol tables (a fifth of its size),

@@ -60,7 +60,7 @@ struct HermeticRun {
 
         while !remaining.isEmpty {
             boots += 1
-            try image.prepareBoot(names: remaining.map(\.name), timeout: scenarioTimeout)
+            try image.prepareBoot(arguments: GuestImage.suiteArguments(names: remaining.map(\.name), timeout: scenarioTimeout))
             let consoleStart = FileBytes.size(consoleLog) ?? 0
             if boots > 1 {
                 log("\(release): booting again (boot \(boots)) for the \(remaining.count) scenario(s) after the crash")

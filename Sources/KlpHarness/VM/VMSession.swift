@@ -29,8 +29,34 @@ public struct VMSession: Sendable {
         public var vng = ".venv/bin/vng"
         /// Run this shell command in the guest instead of the suite.
         public var exec: String?
+        /// Run the explorer in the guest instead of the suite.
+        public var explore: ExploreOptions?
 
         public init() {}
+    }
+
+    /// `--explore N --seed S [--compare]`.
+    public struct ExploreOptions: Sendable {
+        public var count: Int
+        public var seed: UInt64
+        /// Record on every kernel and compare their transcripts, no model.
+        public var compare = false
+        public var mutation: CallbackModel.Mutation?
+        public var timeout = 20
+
+        public init(count: Int, seed: UInt64) {
+            self.count = count
+            self.seed = seed
+        }
+
+        /// The guest runner's arguments for one boot.
+        func arguments(sequencesFile: String? = nil) -> [String] {
+            var words = ["explore", "--seed", String(seed), "--count", String(count), "--timeout", String(timeout)]
+            if compare { words.append("--record-transcripts") }
+            if let sequencesFile { words += ["--sequences", sequencesFile] }
+            if let mutation { words += ["--model-mutation", mutation.rawValue] }
+            return words
+        }
     }
 
     public var options: Options
@@ -59,7 +85,7 @@ public struct VMSession: Sendable {
         // Parse the scenarios on the host first: a malformed file or an
         // unknown name is bad input before any kernel is fetched or booted,
         // and the host tells the guest exactly which scenarios to run.
-        let planned = options.exec == nil
+        let planned = options.exec == nil && options.explore == nil
             ? try ScenarioSuite.select(directory: absolute(options.scenarios), names: options.names, shard: options.shard).scenarios
             : []
         Interruption.install()
@@ -78,6 +104,12 @@ public struct VMSession: Sendable {
             runner = GuestImage.strippedRunner(try Self.executablePath(), into: absolute(options.guestRoot))
         }
         let guestRunner = runner
+        if let explore = options.explore {
+            let images = try prepared.map { try guestImage(for: $0, runner: guestRunner) }
+            let session = ExploreSession(vm: self, explore: explore, prepared: prepared, images: images,
+                                         accelerator: choice.accelerator)
+            return try session.run()
+        }
         let runOne: @Sendable (Int) -> Void = { index in
             guard !Interruption.isRequested else { return }
             let outcome = options.exec == nil
@@ -88,18 +120,7 @@ public struct VMSession: Sendable {
                 log("\(outcome.release): \(outcome.summaryLine)")
             }
         }
-        // Exactly -j kernels at a time: one thread each, however many CPUs.
-        let width = min(max(1, options.jobs), prepared.count)
-        let next = Counter()
-        let group = DispatchGroup()
-        for _ in 0..<width {
-            group.enter()
-            Thread {
-                while let index = next.take(below: prepared.count) { runOne(index) }
-                group.leave()
-            }.start()
-        }
-        group.wait()
+        Self.concurrently(prepared.count, width: options.jobs, runOne)
         let all = outcomes.all
         if options.exec == nil {
             let documents = all.compactMap(\.document)
@@ -124,6 +145,21 @@ public struct VMSession: Sendable {
             return Interruption.exitStatus
         }
         return Self.overallStatus(all.map(\.status))
+    }
+
+    /// Runs `body` for 0..<count, exactly `width` at a time: one thread
+    /// each, however many CPUs (-j).
+    static func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let next = Counter()
+        let group = DispatchGroup()
+        for _ in 0..<min(max(1, width), count) {
+            group.enter()
+            Thread {
+                while let index = next.take(below: count) { body(index) }
+                group.leave()
+            }.start()
+        }
+        group.wait()
     }
 
     /// 1 if any scenario failed anywhere, else 3 if any VM failed, else the
@@ -171,12 +207,7 @@ public struct VMSession: Sendable {
             try folder.prepare()
             let consoleLog = "\(folder.root)/\(ResultsFolder.consoleLogName)"
             try FileBytes.write("", to: consoleLog)
-            let busybox = try Subprocess.resolve("busybox")
-            let imagePath = "\(absolute(options.guestRoot))/\(release).cpio"
-            let contents = GuestImage.Contents(runner: runner, busybox: busybox, modules: prepared.modules,
-                                               scenarios: absolute(options.scenarios))
-            let libraries = Set(try GuestImage.libraries(of: runner) + GuestImage.libraries(of: busybox)).sorted()
-            let image = try GuestImage.build(contents, libraries: libraries, to: imagePath)
+            let image = try guestImage(for: prepared, runner: runner)
             log("booting \(release) (\(prepared.bootImage.hasSuffix("vmlinux") ? "vmlinux through PVH" : "bzImage")) with a \(image.baseLength / 1_000_000) MB guest image; console log \(consoleLog)")
             let emit: ((String) -> Void)? = streaming ? { output($0) } : nil
             let run = HermeticRun(
@@ -206,6 +237,17 @@ public struct VMSession: Sendable {
             outcome.status = (error as? HarnessError)?.status ?? .infrastructure
         }
         return outcome
+    }
+
+    /// The hermetic guest's image for one kernel: busybox, the runner and
+    /// its libraries, the modules built for it, the scenarios.
+    func guestImage(for prepared: PreparedKernel, runner: String) throws -> GuestImage {
+        let busybox = try Subprocess.resolve("busybox")
+        let imagePath = "\(absolute(options.guestRoot))/\(prepared.kernel.release).cpio"
+        let contents = GuestImage.Contents(runner: runner, busybox: busybox, modules: prepared.modules,
+                                           scenarios: absolute(options.scenarios))
+        let libraries = Set(try GuestImage.libraries(of: runner) + GuestImage.libraries(of: busybox)).sorted()
+        return try GuestImage.build(contents, libraries: libraries, to: imagePath)
     }
 
     /// `--exec`: a shell command in a virtme-ng guest that shares the host's

@@ -1,0 +1,98 @@
+/// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
+/// generators", 2014): small, fast, and the same numbers on every platform
+/// and Swift version, which `SystemRandomNumberGenerator` is not. A seed
+/// names a run for good.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Random valid action sequences, reproducible from a seed. Each step picks
+/// among the actions the model allows, weighted toward the places where the
+/// rules differ: states with a stalled transition, a blocking busy module,
+/// a failing pre-patch callback or an atomic-replace patch, and actions
+/// that apply rules the run has applied least so far. The weights use only
+/// the model's predictions, never the kernel's output, so sequence N of a
+/// seed is the same on every kernel.
+public struct SequenceGenerator: Sendable {
+    public let model: CallbackModel
+    private var random: SeededGenerator
+    /// How often each rule has been applied by the sequences so far.
+    private var applied: [ModelRule: Int] = [:]
+    public let lengths: ClosedRange<Int>
+
+    /// Every action the alphabet has; the model says which fit a state.
+    static let alphabet: [ExploreAction] = [
+        .loadTarget, .loadBusyTarget(blocking: true), .loadBusyTarget(blocking: false),
+        .loadDemo(prePatchFails: false), .loadDemo(prePatchFails: true),
+        .loadDemo2(replace: false), .loadDemo2(replace: true),
+    ] + TestModule.allCases.map { .unload($0) }
+        + [TestModule.demo, .demo2].flatMap { [ExploreAction.disable($0), .enable($0), .waitForTransition($0)] }
+        + [.setPrePatchRet(fails: true), .setPrePatchRet(fails: false)]
+
+    public init(seed: UInt64, model: CallbackModel, lengths: ClosedRange<Int> = 2...9) {
+        self.model = model
+        self.random = SeededGenerator(seed: seed)
+        self.lengths = lengths
+    }
+
+    /// The next sequence's actions, before its teardown.
+    public mutating func next() -> [ExploreAction] {
+        let length = Int.random(in: lengths, using: &random)
+        var state = CallbackModel.State()
+        var actions: [ExploreAction] = []
+        while actions.count < length || state.released {
+            var choices: [(ExploreAction, Double)] = []
+            for action in Self.alphabet {
+                var after = state
+                guard let step = model.apply(action, to: &after) else { continue }
+                choices.append((action, weight(of: step, leading: after, from: state, action: action)))
+            }
+            guard let action = pick(choices) else { break }
+            if let step = model.apply(action, to: &state) {
+                for rule in step.rules { applied[rule, default: 0] += 1 }
+            }
+            actions.append(action)
+        }
+        var final = state
+        for action in model.teardown(from: state) {
+            if let step = model.apply(action, to: &final) {
+                for rule in step.rules { applied[rule, default: 0] += 1 }
+            }
+        }
+        return actions
+    }
+
+    func weight(of step: CallbackModel.Step, leading after: CallbackModel.State, from before: CallbackModel.State,
+                action: ExploreAction) -> Double {
+        var weight = 1.0
+        for rule in step.rules { weight += 4.0 / Double(1 + applied[rule, default: 0]) }
+        if after.transition != nil { weight += 2 }
+        if after.busyWorkBlocking && after.transition == nil { weight += 1.5 }
+        if after.prePatchFails && !before.prePatchFails { weight += 1 }
+        if action == .loadDemo2(replace: true) && !before.patches.isEmpty { weight += 1.5 }
+        // Leaving a clean kernel behind early ends the interesting part.
+        if after.isClean && !before.isClean { weight *= 0.3 }
+        return weight
+    }
+
+    private mutating func pick(_ choices: [(ExploreAction, Double)]) -> ExploreAction? {
+        let total = choices.reduce(0) { $0 + $1.1 }
+        guard total > 0 else { return nil }
+        var point = Double.random(in: 0..<total, using: &random)
+        for (action, weight) in choices {
+            if point < weight { return action }
+            point -= weight
+        }
+        return choices.last?.0
+    }
+}
