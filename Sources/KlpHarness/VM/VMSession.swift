@@ -147,6 +147,16 @@ public struct VMSession: Sendable {
         return Self.overallStatus(all.map(\.status))
     }
 
+    /// A short stable name for a path (64-bit FNV-1a, in hex).
+    static func digest(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+
     /// Runs `body` for 0..<count, exactly `width` at a time: one thread
     /// each, however many CPUs (-j).
     static func concurrently(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
@@ -189,7 +199,11 @@ public struct VMSession: Sendable {
         }
         var seen = Set<String>()
         kernels = kernels.filter { seen.insert($0.release).inserted }
-        let builder = ModuleBuilder(sourceDirectory: absolute(options.kmod), outputRoot: absolute(options.buildRoot))
+        // Another --kmod (a test's deliberately broken copy) builds apart,
+        // so it never replaces the .ko files of kmod/.
+        let source = absolute(options.kmod)
+        let outputRoot = source == absolute("kmod") ? absolute(options.buildRoot) : "\(absolute(options.buildRoot))-\(Self.digest(source))"
+        let builder = ModuleBuilder(sourceDirectory: source, outputRoot: outputRoot)
         return try kernels.map { kernel in
             log("building kmod/ against \(kernel.buildDirectory)")
             return PreparedKernel(kernel: kernel, modules: try builder.build(for: kernel))
