@@ -132,7 +132,7 @@ struct ScenarioParserTests {
         let error = try parseError("# Summary.\n% insmod a.ko\n\n% modprobe livepatch-callbacks-demo\n")
         #expect(error.path == "scenarios/99-broken.scenario")
         #expect(error.line == 4)
-        #expect(error.message == "unknown action 'modprobe': the actions are insmod, rmmod and echo")
+        #expect(error.message == "unknown action 'modprobe': the actions are insmod, rmmod, echo and wait_for_transition")
         #expect(error.description.hasPrefix("scenarios/99-broken.scenario:4: unknown action 'modprobe'"))
     }
 
@@ -216,6 +216,20 @@ struct ScenarioParserTests {
     func noActions(text: String) throws {
         let error = try parseError(text)
         #expect(error.line == 1)
-        #expect(error.message == "no action lines ('% insmod …', '% rmmod …', '% echo … > /sys/…')")
+        #expect(error.message == "no action lines ('% insmod …', '% rmmod …', '% echo … > /sys/…', '% wait_for_transition …')")
+    }
+}
+
+@Suite("wait_for_transition")
+struct WaitForTransitionParsingTests {
+    @Test func parsesOnePatchName() throws {
+        let scenario = try ScenarioParser.parse("% wait_for_transition livepatch_callbacks_demo\n", path: "x.scenario")
+        #expect(scenario.steps.map(\.action) == [.waitForTransition(patch: "livepatch_callbacks_demo")])
+        #expect(scenario.moduleNames == ["livepatch_callbacks_demo"])
+    }
+
+    @Test(arguments: ["wait_for_transition", "wait_for_transition a b", "wait_for_transition ../x"])
+    func rejectsAnythingElse(_ line: String) {
+        #expect(throws: ScenarioParseError.self) { try ScenarioParser.parse("% \(line)\n", path: "x.scenario") }
     }
 }

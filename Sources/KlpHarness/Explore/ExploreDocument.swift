@@ -17,6 +17,10 @@ public struct ExploreDocument: Codable, Sendable {
     public var rules: [String: Int] = [:]
     /// The phase × action pairs reached.
     public var pairs: [String] = []
+    /// Kernel transitions the sequences made, and the time spent in them:
+    /// at 2 vCPUs each takes about the kernel's 1-second retry.
+    public var transitions = 0
+    public var transitionSeconds = 0.0
 
     public struct Sequence: Codable, Sendable, Equatable {
         public var number: Int
@@ -58,6 +62,8 @@ public struct ExploreDocument: Codable, Sendable {
         sequences.append(Sequence(number: sequence.number, body: sequence.body, teardown: sequence.teardown,
                                   status: ScenarioStatus(result.status).rawValue, seconds: result.wallTime.seconds,
                                   actual: keep ? result.actual : nil))
+        transitions += result.transitions.count
+        transitionSeconds += result.transitions.totalDuration.seconds
         for rule in coverage.rules { rules[rule.rawValue, default: 0] += 1 }
         pairs = Array(Set(pairs).union(coverage.pairs)).sorted()
     }
@@ -72,6 +78,9 @@ public struct ExploreDocument: Codable, Sendable {
     public var summary: [String] {
         var lines = ["explore: \(sequences.count) sequence(s) in \(String(format: "%.1f", seconds)) s (\(String(format: "%.1f", perMinute)) per minute); "
             + (recordOnly ? "transcripts recorded for --compare" : "\(mismatches.count) mismatch(es) with the model")]
+        if transitions > 0 {
+            lines.append("transitions: \(transitions) in \(String(format: "%.1f", transitionSeconds)) s (\(String(format: "%.3f", transitionSeconds / Double(transitions))) s each)")
+        }
         lines.append("coverage: \(ModelRule.allCases.count - missingRules.count) of \(ModelRule.allCases.count) rules, "
             + "\(ExploreCoverage.reachablePairs.count - missingPairs.count) of \(ExploreCoverage.reachablePairs.count) phase × action pairs"
             + (missingRules.isEmpty ? "" : "; never reached: " + missingRules.map(\.rawValue).joined(separator: ", ")))

@@ -128,7 +128,7 @@ public struct Explorer {
         let started = clock.now
         var smallest = firstResult
         var runs = 0
-        let (body, tried) = try SequenceShrinker(model: model).shrink(sequence.body, budget: options.shrinkBudget) { batch in
+        let (body, _) = try SequenceShrinker(model: model).shrink(sequence.body, budget: options.shrinkBudget) { batch in
             for (index, candidate) in batch.enumerated() {
                 if Interruption.isRequested { return nil }
                 guard let shrunk = ExploreSequence(number: sequence.number, body: candidate, model: model) else { continue }
@@ -145,12 +145,12 @@ public struct Explorer {
         let base = "seed\(options.seed)-sequence\(sequence.number)"
         let final = ExploreSequence(number: sequence.number, body: body, model: model) ?? sequence
         let header = [
-            "Found by klp-harness explore --seed \(options.seed): sequence \(sequence.number), shrunk from \(sequence.body.count) to \(body.count)",
-            "action(s), plus the teardown, in \(runs) run(s) (\(tried) candidate(s)) on \(release).",
-            "The expected lines are the model's prediction\(options.mutation.map { " (with the test-only mutation \($0.rawValue))" } ?? "");",
-            "\(base).diff shows what the kernel printed instead. Judge which is right before",
-            "this file goes into scenarios/: if the kernel is, fix the model and these lines;",
-            "if the model is, this is the regression test for a kernel bug.",
+            "Found by klp-harness explore --seed \(options.seed) on \(release): sequence \(sequence.number),",
+            "shrunk from \(sequence.body.count) to \(body.count) action(s) (plus the teardown) in \(runs) run(s).",
+            "The expected lines are the model's prediction" + (options.mutation.map { ", made with the test-only wrong rule \($0.rawValue)." } ?? "."),
+            "\(base).diff shows what the kernel printed instead. Judge which is right",
+            "before this file goes into scenarios/: if the kernel is, fix the model and",
+            "these lines; if the model is, this is the regression test for a kernel bug.",
         ]
         let text = final.scenarioText(model: model, header: header)
         let diff = UnifiedDiff(expected: smallest.expected, actual: smallest.actual)

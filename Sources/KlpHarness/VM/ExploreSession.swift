@@ -87,23 +87,20 @@ struct ExploreSession {
         }
         let original = a.sequences[diverging]
         log("compare: sequence \(original.number) differs between \(releases[0]) and \(releases[1]); shrinking it (each round boots both kernels)")
-        var smallest = (a: original.actual ?? [], b: b.sequences[diverging].actual ?? [])
-        var rounds = 0
         let rootForRounds = "\(resultsRoot)/compare/rounds"
-        let (body, tried) = try SequenceShrinker(model: CallbackModel()).shrink(original.body, budget: 120) { batch in
+        var rounds = 0
+        let shrunk = try Self.shrinkDivergence(original.body, transcripts: (original.actual ?? [], b.sequences[diverging].actual ?? [])) { batch in
             rounds += 1
-            let text = try ExploreBodies.encoded(batch)
-            let arguments = explore.arguments(sequencesFile: "sequences.json")
-            let results = try boot(arguments: arguments, files: [("sequences.json", text)], root: rootForRounds,
+            let results = try boot(arguments: explore.arguments(sequencesFile: "sequences.json"),
+                                   files: [("sequences.json", try ExploreBodies.encoded(batch))], root: rootForRounds,
                                    streaming: false, clear: rounds == 1)
             guard let ra = results[0].document, let rb = results[1].document else {
                 throw HarnessError.infrastructure("a shrinking round of --compare got no results from a guest",
                                                   remedy: "see the console logs under \(rootForRounds)")
             }
-            guard let index = Self.firstDivergence(ra.sequences.map(\.actual), rb.sequences.map(\.actual)) else { return nil }
-            smallest = (ra.sequences[index].actual ?? [], rb.sequences[index].actual ?? [])
-            return index
+            return (ra.sequences.map(\.actual), rb.sequences.map(\.actual))
         }
+        let (body, smallest, tried) = (shrunk.body, shrunk.transcripts, shrunk.tried)
         let base = "seed\(explore.seed)-sequence\(original.number)"
         let directory = "\(resultsRoot)/compare"
         try FileBytes.makeDirectories(directory)
@@ -121,6 +118,23 @@ struct ExploreSession {
         diff.forEach { vm.output("# \($0)") }
         vm.output("# written: \(directory)/\(base).scenario and \(base).diff")
         return .failed
+    }
+
+    /// Shrinks a sequence whose transcripts differ between two kernels.
+    /// `record` runs a batch of bodies on both kernels (one boot each) and
+    /// returns each side's transcripts; the result is the smallest body
+    /// that still differs, with its two transcripts.
+    static func shrinkDivergence(_ body: [ExploreAction], transcripts: ([String], [String]), budget: Int = 120,
+                                 record: ([[ExploreAction]]) throws -> (a: [[String]?], b: [[String]?]))
+        throws -> (body: [ExploreAction], transcripts: (a: [String], b: [String]), tried: Int) {
+        var smallest = (a: transcripts.0, b: transcripts.1)
+        let (shrunk, tried) = try SequenceShrinker(model: CallbackModel()).shrink(body, budget: budget) { batch in
+            let (a, b) = try record(batch)
+            guard let index = firstDivergence(a, b) else { return nil }
+            smallest = (index < a.count ? a[index] ?? [] : [], index < b.count ? b[index] ?? [] : [])
+            return index
+        }
+        return (shrunk, smallest, tried)
     }
 
     /// The index of the first sequence whose transcripts differ (a
