@@ -32,7 +32,7 @@ final class ExploreMutationTests: XCTestCase {
         // its post-unpatch message for module objects.
         let broken = try scratch.subdirectory("kmod")
         for file in try FileManager.default.contentsOfDirectory(atPath: "\(HarnessProcess.repository)/kmod")
-        where file.hasSuffix(".c") || file == "Makefile" || file == "Kbuild" {
+        where ModuleBuilder.isSource(file) {
             try FileManager.default.copyItem(atPath: "\(HarnessProcess.repository)/kmod/\(file)", toPath: "\(broken)/\(file)")
         }
         let kbuild = try String(contentsOfFile: "\(broken)/Kbuild", encoding: .utf8)

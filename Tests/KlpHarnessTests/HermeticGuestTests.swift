@@ -160,3 +160,18 @@ struct KernelNameTests {
         #expect(KernelSelection.isReleaseName(text) == valid)
     }
 }
+
+@Suite("kmod/ sources copied per kernel")
+struct ModuleBuilderSourceTests {
+    /// A `make -C kmod` in place leaves modpost's .mod.c for that kernel;
+    /// copying it into another kernel's build gave modules the kernel
+    /// refused (seen on 6.12 after a 6.1 build in kmod/).
+    @Test func generatedFilesStayBehind() {
+        #expect(ModuleBuilder.isSource("livepatch-callbacks-demo.c"))
+        #expect(ModuleBuilder.isSource("Kbuild"))
+        #expect(ModuleBuilder.isSource("Makefile"))
+        #expect(!ModuleBuilder.isSource("livepatch-callbacks-demo.mod.c"))
+        #expect(!ModuleBuilder.isSource("livepatch-callbacks-demo.ko"))
+        #expect(!ModuleBuilder.isSource(".livepatch-callbacks-demo.o.cmd"))
+    }
+}

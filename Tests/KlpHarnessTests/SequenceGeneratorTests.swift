@@ -69,3 +69,14 @@ struct SequenceShrinkerTests {
         #expect(tried > 0)
     }
 }
+
+@Suite("Shrink candidates")
+struct ShrinkCandidateTests {
+    /// A one-action sequence has no smaller candidate: an empty body would
+    /// be a scenario without actions.
+    @Test func neverEmpty() {
+        let shrinker = SequenceShrinker(model: CallbackModel())
+        #expect(shrinker.candidates(of: [.loadDemo(prePatchFails: false)]).isEmpty)
+        #expect(!shrinker.candidates(of: [.loadTarget, .loadDemo(prePatchFails: false)]).contains([]))
+    }
+}

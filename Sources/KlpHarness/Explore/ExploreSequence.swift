@@ -80,7 +80,8 @@ public struct SequenceShrinker: Sendable {
             while start < body.count {
                 var candidate = body
                 candidate.removeSubrange(start..<min(body.count, start + size))
-                if seen.insert(candidate).inserted, ExploreSequence(number: 0, body: candidate, model: model) != nil {
+                if !candidate.isEmpty, seen.insert(candidate).inserted,
+                   ExploreSequence(number: 0, body: candidate, model: model) != nil {
                     result.append(candidate)
                 }
                 start += size

@@ -9,13 +9,20 @@ public struct ModuleBuilder: Sendable {
         self.outputRoot = outputRoot
     }
 
+    /// What is copied from the source directory. Not `*.mod.c`: modpost
+    /// writes those for one kernel when someone runs `make -C kmod` in
+    /// place, and a copy would overwrite this kernel's own, so the modules
+    /// would carry the other kernel's symbol versions (the kernel refuses
+    /// them: "disagrees about version of symbol module_layout").
+    public static func isSource(_ name: String) -> Bool {
+        (name.hasSuffix(".c") && !name.hasSuffix(".mod.c")) || name.hasSuffix(".h") || name == "Kbuild" || name == "Makefile"
+    }
+
     /// Returns the directory holding the built .ko files.
     public func build(for kernel: ProvisionedKernel) throws -> String {
         let directory = "\(outputRoot)/\(kernel.release)"
         try FileBytes.makeDirectories(directory)
-        let sources = try KernelFile.listDirectory(sourceDirectory).filter {
-            $0.hasSuffix(".c") || $0.hasSuffix(".h") || $0 == "Kbuild" || $0 == "Makefile"
-        }
+        let sources = try KernelFile.listDirectory(sourceDirectory).filter(Self.isSource)
         guard sources.contains("Kbuild") else {
             throw HarnessError.badInput("\(sourceDirectory) has no Kbuild file", remedy: "run from the repository root, or pass --kmod")
         }
