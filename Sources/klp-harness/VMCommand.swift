@@ -25,6 +25,10 @@ struct VMCommand: HarnessSubcommand {
             point (the bzImage where it has none); the init runs 'klp-harness run', whose \
             KTAP streams to stdout as scenarios finish.
 
+            With --explore N the init runs 'klp-harness explore' instead: N generated \
+            sequences checked against the model of the callback rules (1 vCPU unless \
+            --cpus says otherwise); see 'klp-harness explore --help' and docs/explore.md.
+
             If the kernel crashes during a scenario, that scenario fails with the crash and \
             the guest boots again for the scenarios after it. --exec boots with virtme-ng \
             instead, sharing the host's root file system read-only; only --exec uses it.

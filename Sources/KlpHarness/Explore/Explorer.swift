@@ -157,9 +157,10 @@ public struct Explorer {
             .render(expectedLabel: "\(Self.folderName)/\(base).scenario", actualLabel: "kernel (\(release))")
         var files = [try results.write(text, to: "\(base).scenario", in: Self.folderName)]
         files.append(try results.write((smallest.diagnostics + diff).map { $0 + "\n" }.joined(), to: "\(base).diff", in: Self.folderName))
+        files.append(try results.write(smallest.records.map { $0.dmesgLine + "\n" }.joined(), to: "\(base).kmsg.txt", in: Self.folderName))
         report.diagnostic("mismatch in sequence \(sequence.number), shrunk from \(sequence.body.count) to \(body.count) action(s) in \(runs) run(s), \(elapsed.secondsText):")
         report.diagnostic(diff.joined(separator: "\n"))
-        report.diagnostic("written: \(results.folder.root)/\(files[0]) (the model's transcript) and \(base).diff")
+        report.diagnostic("written in the results folder of this kernel: \(files[0]) (the model's transcript), \(base).diff and \(base).kmsg.txt (the kernel log of that run)")
         var mismatch = ExploreDocument.Mismatch(sequence: sequence.number, original: sequence.body)
         mismatch.shrunk = body
         mismatch.shrinkRuns = runs

@@ -32,6 +32,7 @@ struct ExploreRun {
         let consoleStart = FileBytes.size(consoleLog) ?? 0
         var guestExit: Int32?
         var lastFinished = 0
+        var ktap: [String] = []
         var lines = LineSplitter()
         let handle: (String) -> Void = { line in
             if line.hasPrefix(GuestImage.exitPrefix) {
@@ -43,6 +44,7 @@ struct ExploreRun {
                 log("\(release): \(line.dropFirst(2))")
                 return
             }
+            ktap.append(line)
             emit?(line)
         }
         _ = try? FileBytes.remove(channel)
@@ -51,6 +53,7 @@ struct ExploreRun {
             lines.feed(chunk).forEach(handle)
         }
         lines.finish().forEach(handle)
+        defer { try? FileBytes.write(ktap.map { $0 + "\n" }.joined(), to: folder.ktapPath) }
         let received = ResultsChannel.parse((try? FileBytes.read(channel)) ?? [])
         _ = try? FileBytes.remove(channel)
         var document: ExploreDocument?
@@ -81,6 +84,7 @@ struct ExploreRun {
                 + ["not ok \(sequence) sequence-\(sequence)",
                    "# the explorer stopped: reboot-and-continue is for the suite; rerun with the same --seed to reproduce"]
             report.forEach { emit?($0) }
+            ktap += report
             try FileBytes.makeDirectories("\(folder.root)/\(Explorer.folderName)")
             try FileBytes.write((["kernel crashed during sequence \(sequence): \(crash.headline)"] + crash.excerpt).map { $0 + "\n" }.joined(),
                                 to: "\(folder.root)/\(Explorer.folderName)/crash.txt")
