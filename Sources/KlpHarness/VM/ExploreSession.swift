@@ -49,11 +49,8 @@ struct ExploreSession {
                 if clear { try FileBytes.write("", to: consoleLog) }
                 log("booting \(release) for explore (\(arguments.joined(separator: " "))); console log \(consoleLog)")
                 let started = ContinuousClock.now
-                let run = ExploreRun(
-                    release: release, kernel: kernel.bootImage, image: images[index],
-                    launcher: QemuLauncher(accelerator: accelerator, cpus: vm.options.cpus, memory: vm.options.memory),
-                    folder: folder, wallClock: Deadline(after: vm.options.wallClockLimit), consoleLog: consoleLog,
-                    emit: streaming ? { vm.output($0) } : nil, log: { log($0) })
+                let run = ExploreRun(machine: vm.machine(kernel, image: images[index], folder: folder, accelerator: accelerator),
+                                     emit: streaming ? { vm.output($0) } : nil)
                 let result = try run.run(arguments: arguments, files: files)
                 log("\(release): VM finished in \((ContinuousClock.now - started).secondsText) (exit \(result.status.rawValue))")
                 results.set(index, result)

@@ -7,22 +7,18 @@ import Foundation
 /// carries on). The host composes one KTAP stream, one results.json and one
 /// JUnit file out of the boots.
 struct HermeticRun {
-    var release: String
-    /// The vmlinux (PVH) or bzImage QEMU boots.
-    var kernel: String
-    var image: GuestImage
-    var launcher: QemuLauncher
-    var folder: ResultsFolder
+    var machine: GuestMachine
     var scenarios: [Scenario]
     var scenarioTimeout: Int
-    var wallClock: Deadline
-    var consoleLog: String
     /// KTAP lines (stdout), when this kernel's stream is the run's output.
     var emit: ((String) -> Void)?
-    /// Progress and messages for people (stderr).
-    var log: (String) -> Void
     /// Log each scenario's start and result (several kernels, or no terminal).
     var narrate: Bool
+
+    var release: String { machine.release }
+    var folder: ResultsFolder { machine.folder }
+    var wallClock: Deadline { machine.wallClock }
+    var log: (String) -> Void { machine.log }
 
     struct Result {
         var status: ExitStatus
@@ -50,8 +46,6 @@ struct HermeticRun {
         var remaining = scenarios
         var boots = 0
         var headerEmitted = false
-        let channel = "\(folder.root)/.channel"
-        let qemuLog = "\(folder.root)/qemu.log"
 
         func say(_ line: String) {
             ktap.append(line)
@@ -60,23 +54,16 @@ struct HermeticRun {
 
         while !remaining.isEmpty {
             boots += 1
-            try image.prepareBoot(arguments: GuestImage.suiteArguments(names: remaining.map(\.name), timeout: scenarioTimeout))
-            let consoleStart = FileBytes.size(consoleLog) ?? 0
             if boots > 1 {
                 log("\(release): booting again (boot \(boots)) for the \(remaining.count) scenario(s) after the crash")
             }
             var stream = BootStream(offset: scenarios.count - remaining.count)
             let watch = ScenarioWatch()
-            var lines = LineSplitter()
             var announced = false
             let handle: (String) -> Void = { line in
                 if !announced {
                     announced = true
                     log("\(release): guest is up (\((clock.now - began).secondsText) after the first boot started)")
-                }
-                if line.hasPrefix(GuestImage.exitPrefix) {
-                    stream.guestExit = Int32(line.dropFirst(GuestImage.exitPrefix.count).trimmingSpaces)
-                    return
                 }
                 if line == "KTAP version 1" { return }
                 if line.hasPrefix("1..") {
@@ -91,14 +78,6 @@ struct HermeticRun {
                 }
                 // The host prints the totals of all boots at the end.
                 if line.hasPrefix("# Totals:") || Self.isClosingCount(line) { return }
-                if line.hasPrefix("# guest: ") {
-                    log("\(release): \(line.dropFirst(2))")
-                    return
-                }
-                if line.hasPrefix("klp-harness: ") {
-                    log("\(release): guest: \(line.dropFirst("klp-harness: ".count))")
-                    return
-                }
                 if line.hasPrefix("# starting "), let (number, name) = Self.numbered(line.dropFirst("# starting ".count)) {
                     stream.started = (name, clock.now)
                     watch.started()
@@ -119,29 +98,17 @@ struct HermeticRun {
                 }
                 say(line)
             }
-            _ = try? FileBytes.remove(channel)
-            let vm = try launcher.boot(kernel: kernel, initrd: image.path, consoleLog: consoleLog, channel: channel,
-                                       qemuLog: qemuLog, limit: max(.seconds(1), wallClock.remaining),
-                                       stopWhen: { [responseLimit] in watch.isOverdue(after: responseLimit) }) { chunk in
-                lines.feed(chunk).forEach(handle)
-            }
-            lines.finish().forEach(handle)
-
-            // What the guest delivered, whatever happened next.
-            let received = ResultsChannel.parse((try? FileBytes.read(channel)) ?? [])
-            _ = try? FileBytes.remove(channel)
-            let bootDocument = try store(received)
+            let boot = try machine.boot(arguments: GuestImage.suiteArguments(names: remaining.map(\.name), timeout: scenarioTimeout),
+                                        stopWhen: { [responseLimit] in watch.isOverdue(after: responseLimit) }, onLine: handle)
+            let vm = boot.vm
+            stream.guestExit = boot.guestExit
+            let bootDocument = try store(boot.received)
             for var entry in bootDocument?.scenarios ?? [] {
                 entry.number += stream.offset
                 document.scenarios.append(entry)
             }
             remaining.removeAll { stream.reported.contains($0.name) }
 
-            // The channel's copy counts when ttyS1 lost the last line.
-            if stream.guestExit == nil, let bytes = received.files[GuestImage.exitStatusFile] {
-                stream.guestExit = Int32(String(decoding: bytes, as: UTF8.self))
-                log("\(release): the guest's exit status came over the results channel only (its KTAP stream lost the last line)")
-            }
             if let guestExit = stream.guestExit {
                 if !stream.skipLines.isEmpty {
                     stream.skipLines.forEach(say)
@@ -164,7 +131,7 @@ struct HermeticRun {
                 try finish(document, ktap: ktap, summarize: true, say: say)
                 return Result(status: Interruption.exitStatus, document: document, boots: boots)
             }
-            let consoleLines = Self.lines(of: consoleLog, from: consoleStart)
+            let consoleLines = boot.console
             if !vm.timedOut, let started = stream.started, !stream.reported.contains(started.name),
                let crash = KernelCrash.first(in: consoleLines) ?? (vm.stopped ? hang(consoleLines) : nil),
                let scenario = remaining.first(where: { $0.name == started.name }) {
@@ -186,7 +153,7 @@ struct HermeticRun {
             let reason = vm.timedOut
                 ? "the VM exceeded its wall-clock limit of \(wallClock.limit.secondsText) and was killed"
                 : stream.started == nil && stream.reported.isEmpty && boots == 1
-                    ? "the VM did not start the suite (QEMU exited with \(vm.status)\(Self.firstLine(of: qemuLog).map { ": \($0)" } ?? ""))"
+                    ? "the VM did not start the suite (QEMU exited with \(vm.status)\(machine.firstQemuComplaint.map { ": \($0)" } ?? ""))"
                     : "the VM stopped (QEMU exited with \(vm.status)) without the runner's exit status and without a kernel crash in the console"
             document.infrastructureError = reason + "; see console.log and qemu.log"
             document.addUnreported(remaining.map(\.name), status: .infrastructure, reason: reason)
@@ -289,17 +256,6 @@ struct HermeticRun {
         return prefix + String(number + offset) + rest.dropFirst(digits.count)
     }
 
-    /// QEMU's first complaint, for the one-line error.
-    static func firstLine(of path: String) -> String? {
-        lines(of: path, from: 0).first { !$0.isEmpty }
-    }
-
-    /// The console log's lines from byte `offset` on (this boot's part).
-    static func lines(of path: String, from offset: Int) -> [String] {
-        guard let bytes = try? FileBytes.read(path), offset <= bytes.count else { return [] }
-        var splitter = LineSplitter()
-        return splitter.feed(Data(bytes[offset...])) + splitter.finish()
-    }
 }
 
 /// When the running scenario started, for the watchdog thread.

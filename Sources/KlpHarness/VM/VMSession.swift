@@ -225,11 +225,8 @@ public struct VMSession: Sendable {
             log("booting \(release) (\(prepared.bootImage.hasSuffix("vmlinux") ? "vmlinux through PVH" : "bzImage")) with a \(image.baseLength / 1_000_000) MB guest image; console log \(consoleLog)")
             let emit: ((String) -> Void)? = streaming ? { output($0) } : nil
             let run = HermeticRun(
-                release: release, kernel: prepared.bootImage, image: image,
-                launcher: QemuLauncher(accelerator: accelerator, cpus: options.cpus, memory: options.memory),
-                folder: folder, scenarios: planned, scenarioTimeout: options.scenarioTimeout,
-                wallClock: Deadline(after: options.wallClockLimit), consoleLog: consoleLog,
-                emit: emit, log: { log($0) },
+                machine: machine(prepared, image: image, folder: folder, accelerator: accelerator),
+                scenarios: planned, scenarioTimeout: options.scenarioTimeout, emit: emit,
                 // Progress for people: on stderr when several kernels run
                 // (stdout then carries the matrix) or stdout is not a terminal.
                 narrate: !streaming || isatty(1) == 0)
@@ -251,6 +248,14 @@ public struct VMSession: Sendable {
             outcome.status = (error as? HarnessError)?.status ?? .infrastructure
         }
         return outcome
+    }
+
+    /// How one kernel's hermetic guest boots, results in `folder`.
+    func machine(_ prepared: PreparedKernel, image: GuestImage, folder: ResultsFolder, accelerator: Accelerator) -> GuestMachine {
+        GuestMachine(release: prepared.kernel.release, kernel: prepared.bootImage, image: image,
+                     launcher: QemuLauncher(accelerator: accelerator, cpus: options.cpus, memory: options.memory),
+                     folder: folder, wallClock: Deadline(after: options.wallClockLimit),
+                     consoleLog: "\(folder.root)/\(ResultsFolder.consoleLogName)", log: { log($0) })
     }
 
     /// The hermetic guest's image for one kernel: busybox, the runner and

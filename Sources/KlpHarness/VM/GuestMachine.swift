@@ -1,0 +1,82 @@
+import Foundation
+
+/// One kernel's hermetic guest as the host boots it, for the suite
+/// (`HermeticRun`) and the explorer (`ExploreRun`) alike: the boot's
+/// arguments appended to the image, QEMU with its three serial ports, the
+/// guest's lines, what arrived over the results channel, and the runner's
+/// exit status from whichever port kept it.
+struct GuestMachine {
+    var release: String
+    /// The vmlinux (PVH) or bzImage QEMU boots.
+    var kernel: String
+    var image: GuestImage
+    var launcher: QemuLauncher
+    var folder: ResultsFolder
+    var wallClock: Deadline
+    var consoleLog: String
+    /// Progress and messages for people (stderr).
+    var log: (String) -> Void
+
+    var qemuLog: String { "\(folder.root)/qemu.log" }
+
+    /// What one boot came to.
+    struct Boot {
+        var vm: Subprocess.Outcome
+        var received: ResultsChannel.Received
+        /// The runner's exit status: ttyS1's last line or, when that port
+        /// lost it, the channel's copy. Nil if the runner never finished.
+        var guestExit: Int32?
+        /// This boot's part of console.log, as lines.
+        var console: [String]
+    }
+
+    /// Boots once with `arguments` for the runner (and `files` under /klp).
+    /// `onLine` gets each ttyS1 line but the exit line and the guest's own
+    /// messages (`# guest: …`, `klp-harness: …`), which go to the log.
+    func boot(arguments: [String], files: [(name: String, text: String)] = [],
+              stopWhen: (@Sendable () -> Bool)? = nil, onLine: (String) -> Void) throws -> Boot {
+        try image.prepareBoot(arguments: arguments, files: files)
+        let channel = "\(folder.root)/.channel"
+        let consoleStart = FileBytes.size(consoleLog) ?? 0
+        var guestExit: Int32?
+        var lines = LineSplitter()
+        func handle(_ line: String) {
+            if line.hasPrefix(GuestImage.exitPrefix) {
+                guestExit = Int32(line.dropFirst(GuestImage.exitPrefix.count).trimmingSpaces)
+            } else if line.hasPrefix("# guest: ") {
+                log("\(release): \(line.dropFirst(2))")
+            } else if line.hasPrefix("klp-harness: ") {
+                log("\(release): guest: \(line.dropFirst("klp-harness: ".count))")
+            } else {
+                onLine(line)
+            }
+        }
+        _ = try? FileBytes.remove(channel)
+        let vm = try launcher.boot(kernel: kernel, initrd: image.path, consoleLog: consoleLog, channel: channel,
+                                   qemuLog: qemuLog, limit: max(.seconds(1), wallClock.remaining),
+                                   stopWhen: stopWhen) { chunk in
+            lines.feed(chunk).forEach(handle)
+        }
+        lines.finish().forEach(handle)
+        // What the guest delivered, whatever happened next.
+        let received = ResultsChannel.parse((try? FileBytes.read(channel)) ?? [])
+        _ = try? FileBytes.remove(channel)
+        if guestExit == nil, let bytes = received.files[GuestImage.exitStatusFile] {
+            guestExit = Int32(String(decoding: bytes, as: UTF8.self))
+            log("\(release): the guest's exit status came over the results channel only (its KTAP stream lost the last line)")
+        }
+        return Boot(vm: vm, received: received, guestExit: guestExit, console: Self.lines(of: consoleLog, from: consoleStart))
+    }
+
+    /// QEMU's first complaint, for the one-line error.
+    var firstQemuComplaint: String? {
+        Self.lines(of: qemuLog, from: 0).first { !$0.isEmpty }
+    }
+
+    /// A file's lines from byte `offset` on (this boot's part of the console).
+    static func lines(of path: String, from offset: Int) -> [String] {
+        guard let bytes = try? FileBytes.read(path), offset <= bytes.count else { return [] }
+        var splitter = LineSplitter()
+        return splitter.feed(Data(bytes[offset...])) + splitter.finish()
+    }
+}
