@@ -61,6 +61,11 @@ public struct CallbackModel: Sendable {
         var word: String { self == .patching ? "patching" : "unpatching" }
     }
 
+    struct Transition: Sendable, Equatable {
+        var patch: TestModule
+        var direction: Direction
+    }
+
     /// The kernel's state as far as the transcript depends on it.
     public struct State: Sendable, Equatable {
         /// Loaded modules, livepatches included (also after their patch was
@@ -69,7 +74,7 @@ public struct CallbackModel: Sendable {
         /// klp_patches, in load order.
         var patches: [Patch] = []
         /// The patch in a stalled transition, and its direction.
-        var transition: (patch: TestModule, direction: Direction)?
+        var transition: Transition?
         /// The busy module's work function is looping in the original
         /// function (loaded with block_transition=Y, unpatched then).
         var busyWorkBlocking = false
@@ -81,13 +86,6 @@ public struct CallbackModel: Sendable {
         var prePatchFails = false
 
         public init() {}
-
-        public static func == (lhs: State, rhs: State) -> Bool {
-            lhs.loaded == rhs.loaded && lhs.patches == rhs.patches
-                && lhs.transition?.patch == rhs.transition?.patch && lhs.transition?.direction == rhs.transition?.direction
-                && lhs.busyWorkBlocking == rhs.busyWorkBlocking && lhs.released == rhs.released
-                && lhs.prePatchFails == rhs.prePatchFails
-        }
 
         /// Nothing loaded: where every sequence starts and ends.
         public var isClean: Bool { loaded.isEmpty }
@@ -218,16 +216,13 @@ public struct CallbackModel: Sendable {
 
         mutating func say(_ line: String) { lines.append(line) }
 
-        /// The runner's line for a refused action, as insmod/rmmod/sh would say it.
-        mutating func refuse(_ action: ExploreAction, errno: String, rule: ModelRule?) {
-            let command = action.command()
-            let words = command.split(separator: " ")
-            switch words.first {
-            case "insmod": say("insmod: ERROR: could not insert module \(words[1]): \(errno)")
-            case "rmmod": say("rmmod: ERROR: could not remove module \(words[1]): \(errno)")
-            default: say("echo: ERROR: could not write \(words.last ?? ""): \(errno)")
+        /// The runner's line for a refused action: the engine's own format,
+        /// for the action the scenario line parses to.
+        mutating func refuse(_ action: ExploreAction, errno: String, rule: ModelRule) {
+            if let parsed = try? ScenarioParser.parseAction(action.command(), path: "model", line: 0) {
+                say(parsed.errorLine(errno, sysfs: Sysfs()))
             }
-            if let rule { rules.insert(rule) }
+            rules.insert(rule)
         }
 
         /// What the demo's callbacks print (lib: callback_info()); the
@@ -293,11 +288,11 @@ public struct CallbackModel: Sendable {
             state.loaded.insert(module)
             state.patches.append(patch)
             if patch.replacesBusyWork && state.loaded.contains(.busyTarget) && state.busyWorkBlocking {
-                state.transition = (module, .patching)
+                state.transition = Transition(patch: module, direction: .patching)
                 rules.insert(.stalledTransition)
                 return true
             }
-            state.transition = (module, .patching)
+            state.transition = Transition(patch: module, direction: .patching)
             complete(module)
             return false
         }
@@ -346,7 +341,7 @@ public struct CallbackModel: Sendable {
                 // klp_reverse_transition(): no pre-unpatch callbacks.
                 say("livepatch: '\(name)': reversing transition from patching to unpatching")
                 say("livepatch: '\(name)': starting unpatching transition")
-                state.transition = (module, .unpatching)
+                state.transition = Transition(patch: module, direction: .unpatching)
                 rules.insert(.reversedTransition)
                 complete(module)
                 return
@@ -367,7 +362,7 @@ public struct CallbackModel: Sendable {
             }
             say("livepatch: '\(name)': starting unpatching transition")
             rules.insert(.unpatchCallbacksOnDisable)
-            state.transition = (module, .unpatching)
+            state.transition = Transition(patch: module, direction: .unpatching)
             complete(module)
         }
 

@@ -1,5 +1,5 @@
 /// The four test modules of kmod/, as the model and the explorer know them.
-public enum TestModule: String, CaseIterable, Codable, Sendable, Comparable {
+public enum TestModule: String, CaseIterable, Codable, Sendable {
     case target = "livepatch_callbacks_mod"
     case busyTarget = "livepatch_callbacks_busymod"
     case demo = "livepatch_callbacks_demo"
@@ -12,18 +12,6 @@ public enum TestModule: String, CaseIterable, Codable, Sendable, Comparable {
     public var file: String { rawValue.replacing("_", with: "-") + ".ko" }
 
     public var isLivepatch: Bool { self == .demo || self == .demo2 }
-
-    /// Targets before livepatches, as `allCases` lists them.
-    var order: Int {
-        switch self {
-        case .target: 0
-        case .busyTarget: 1
-        case .demo: 2
-        case .demo2: 3
-        }
-    }
-
-    public static func < (lhs: TestModule, rhs: TestModule) -> Bool { lhs.order < rhs.order }
 }
 
 /// One step of a generated sequence: what a kernel developer does by hand

@@ -54,17 +54,13 @@ public struct Explorer {
         }
         guard let results = opened else { return .skipped }
 
-        let kmod = try KmodContext()
-        let catalog = try ModuleCatalog.load(directory: options.modules, kmod: kmod)
         // Every module the alphabet loads must be here, built for this kernel.
-        if let everything = ExploreSequence(number: 0, body: [.loadTarget, .loadBusyTarget(blocking: false), .loadDemo(prePatchFails: false), .loadDemo2(replace: false)], model: model) {
-            try catalog.validate(for: [try everything.scenario(model: model, name: "modules")], release: release)
-        }
-        Interruption.install()
-        let dynamicDebug = try DynamicDebug(controlPath: control ?? DynamicDebug.locateControl())
+        let everything = ExploreSequence(number: 0, body: [.loadTarget, .loadBusyTarget(blocking: false), .loadDemo(prePatchFails: false),
+                                                           .loadDemo2(replace: false)], model: model)
+        let (engine, dynamicDebug, channel) = try SuiteRunner.prepareKernel(
+            modules: options.modules, checking: try everything.map { [try $0.scenario(model: model, name: "modules")] } ?? [],
+            release: release, control: control, resultsChannel: options.resultsChannel, timeout: options.timeout)
         defer { dynamicDebug.restore() }
-        let channel = try options.resultsChannel.map { path throws(KernelFileError) in try ResultsChannel.Sender(path: path) }
-        let engine = ScenarioEngine(kmod: kmod, kmsg: try KmsgReader(), sysfs: Sysfs(), catalog: catalog, timeout: options.timeout)
 
         var generator = SequenceGenerator(seed: options.seed, model: model)
         let planned = options.bodies?.count ?? options.count
@@ -78,7 +74,7 @@ public struct Explorer {
             + (options.recordOnly ? "; recording transcripts for --compare" : ""))
         var outcomes: [ScenarioStatus] = []
         var shrunk = 0
-        for number in 1...max(1, planned) where number <= planned {
+        for number in stride(from: 1, through: planned, by: 1) {
             if Interruption.isRequested { break }
             let body = options.bodies?[number - 1] ?? generator.next()
             guard let sequence = ExploreSequence(number: number, body: body, model: model) else {

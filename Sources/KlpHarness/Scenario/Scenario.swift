@@ -88,6 +88,18 @@ public enum Action: Equatable, Sendable {
         }
     }
 
+    /// The runner's line for the action when the kernel refuses it, as
+    /// insmod, rmmod and sh say it (`insmod: ERROR: could not insert module
+    /// FILE: MESSAGE`). A wait is never refused; its line is for completeness.
+    public func errorLine(_ message: String, sysfs: Sysfs) -> String {
+        switch self {
+        case .insert(let file, _, _): "insmod: ERROR: could not insert module \(file): \(message)"
+        case .remove(let module): "rmmod: ERROR: could not remove module \(module): \(message)"
+        case .write(_, let target): "echo: ERROR: could not write \(target.path(in: sysfs)): \(message)"
+        case .waitForTransition(let patch): "wait_for_transition: ERROR: \(patch): \(message)"
+        }
+    }
+
     /// The command word, as the error line names it (`insmod: ERROR: …`).
     public var commandName: String {
         switch self {

@@ -197,7 +197,7 @@ public final class ScenarioEngine {
             do {
                 try kmod.insertModule(atPath: catalog.path(of: file), parameters: parameters.joined(separator: " "))
             } catch {
-                return "insmod: ERROR: could not insert module \(file): \(error.errno.message)"
+                return action.errorLine(error.errno.message, sysfs: sysfs)
             }
             // The module's own name, not the file's: a renamed copy is
             // still waited for, cleaned up and filtered as what it is.
@@ -226,15 +226,14 @@ public final class ScenarioEngine {
             do {
                 try kmod.removeModule(named: name)
             } catch {
-                return "rmmod: ERROR: could not remove module \(module): \(error.errno.message)"
+                return action.errorLine(error.errno.message, sysfs: sysfs)
             }
             return nil
         case .write(let value, let target):
-            let path = target.path(in: sysfs)
             do {
-                try KernelFile.write(value, to: path)
+                try KernelFile.write(value, to: target.path(in: sysfs))
             } catch {
-                return "echo: ERROR: could not write \(path): \(error.errno.message)"
+                return action.errorLine(error.errno.message, sysfs: sysfs)
             }
             if case .patchEnabled(let patch) = target, value == "0" {
                 try stoppingOnWait {

@@ -50,16 +50,10 @@ public struct SuiteRunner {
         try results.write(document)
 
         let loading = ContinuousClock.now
-        let kmod = try KmodContext()
-        let catalog = try ModuleCatalog.load(directory: options.modules, kmod: kmod)
-        try catalog.validate(for: suite.scenarios, release: release)
-
-        Interruption.install()
-        let dynamicDebug = try DynamicDebug(controlPath: control ?? DynamicDebug.locateControl())
+        let (engine, dynamicDebug, channel) = try Self.prepareKernel(
+            modules: options.modules, checking: suite.scenarios, release: release, control: control,
+            resultsChannel: options.resultsChannel, timeout: options.timeout)
         defer { dynamicDebug.restore() }
-        let channel = try options.resultsChannel.map { path throws(KernelFileError) in try ResultsChannel.Sender(path: path) }
-        let engine = ScenarioEngine(
-            kmod: kmod, kmsg: try KmsgReader(), sysfs: Sysfs(), catalog: catalog, timeout: options.timeout)
 
         let clock = ContinuousClock()
         let started = clock.now
@@ -134,6 +128,28 @@ public struct SuiteRunner {
             ktapFile?.append(line)
         }
         return (skipReason, control, results, report)
+    }
+
+    /// What `run` and `explore` set up once the results folder is open:
+    /// libkmod and the module catalog, checked against `scenarios` before
+    /// anything is loaded; signal handling; dynamic debug for livepatch
+    /// (the caller restores it); the results channel; the engine.
+    static func prepareKernel(modules: String, checking scenarios: [Scenario], release: String, control: String?,
+                              resultsChannel: String?, timeout: Duration) throws
+        -> (engine: ScenarioEngine, dynamicDebug: DynamicDebug, channel: ResultsChannel.Sender?) {
+        let kmod = try KmodContext()
+        let catalog = try ModuleCatalog.load(directory: modules, kmod: kmod)
+        try catalog.validate(for: scenarios, release: release)
+        Interruption.install()
+        let dynamicDebug = try DynamicDebug(controlPath: control ?? DynamicDebug.locateControl())
+        do {
+            let channel = try resultsChannel.map { path throws(KernelFileError) in try ResultsChannel.Sender(path: path) }
+            let engine = ScenarioEngine(kmod: kmod, kmsg: try KmsgReader(), sysfs: Sysfs(), catalog: catalog, timeout: timeout)
+            return (engine, dynamicDebug, channel)
+        } catch {
+            dynamicDebug.restore()
+            throw error
+        }
     }
 
     /// Why this kernel or user cannot run the suite, or nil if it can.
