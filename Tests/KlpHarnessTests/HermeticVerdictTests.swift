@@ -89,6 +89,10 @@ struct HermeticVerdictTests {
         let outcome = try replay([recording])
         #expect(outcome.result.status == .infrastructure)
         #expect(outcome.result.infrastructureError?.contains("ends in the middle of a frame") == true)
+        // None of the boot's entries is a verdict: JUnit must not read as a pass.
+        #expect(outcome.document.scenarios.allSatisfy { $0.status == .infrastructure })
+        #expect(outcome.junit.contains(#"failures="0" errors="5""#))
+        #expect(outcome.document.scenarios[0].diagnostics.last?.hasPrefix("the guest reported pass, but the guest's witnesses disagree") == true)
     }
 
     @Test("a frame longer than 64 MiB is neither trusted nor allocated")
@@ -199,6 +203,17 @@ struct HermeticVerdictTests {
         #expect(!left.contains("junit.xml"))
         #expect(!left.contains("ktap.txt"))
         #expect(!left.contains { $0.hasSuffix(".tmp") }, "\(left)")
+    }
+
+    @Test("the guest's top-level files (its junit.xml) are never stored; its scenario folders are")
+    func storeKeepsOnlyScenarioFolders() throws {
+        let (machine, folder) = try ReplayedGuest.make([])
+        let run = HermeticRun(machine: machine, scenarios: [], scenarioTimeout: 60, emit: nil, narrate: false)
+        let (document, arrived) = try run.store(ResultsChannel.parse(try Recording(["a"]).channel(release: "x")))
+        #expect(arrived && document?.complete == true)
+        #expect(FileBytes.size(folder.junitPath) == nil)
+        #expect(FileBytes.size(folder.jsonPath) == nil)
+        #expect(FileBytes.size("\(folder.root)/a/actual.txt") != nil)
     }
 
     @Test("FileBytes.replace removes its .tmp when the rename fails")

@@ -145,9 +145,14 @@ struct HermeticRun {
                     let reason = "the guest's witnesses disagree: \(disagreement.reason)"
                     document.complete = false
                     document.infrastructureError = reason
-                    for index in document.scenarios.indices where disagreement.scenarios.contains(document.scenarios[index].name) {
+                    // A disagreement about the boot as a whole (the channel,
+                    // the exit status) leaves none of its entries a verdict:
+                    // JUnit and the totals must not read as a pass.
+                    let disputed = disagreement.scenarios.isEmpty ? Set(remaining.map(\.name)) : disagreement.scenarios
+                    for index in document.scenarios.indices where disputed.contains(document.scenarios[index].name) {
+                        let entry = document.scenarios[index]
                         document.scenarios[index].status = .infrastructure
-                        document.scenarios[index].diagnostics.append(reason)
+                        document.scenarios[index].diagnostics.append("the guest reported \(entry.status.rawValue), but \(reason)")
                     }
                     document.addUnreported(remaining.map(\.name), status: .infrastructure, reason: reason)
                     say("# error: \(reason)")
@@ -170,7 +175,8 @@ struct HermeticRun {
                     document.addUnreported(remaining.map(\.name), status: status == .skipped ? .skip : .error,
                                            reason: "the runner in the guest exited with \(guestExit) before this scenario")
                     try finish(document, ktap: ktap, summarize: status != .skipped, say: say)
-                    return Result(status: status, document: document, boots: boots)
+                    return Result(status: status, document: document, boots: boots,
+                                  infrastructureError: status == .infrastructure ? "the runner in the guest exited with 3 (its messages are above)" : nil)
                 }
                 break
             }
