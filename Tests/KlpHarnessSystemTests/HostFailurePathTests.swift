@@ -91,6 +91,28 @@ final class HostFailurePathTests: XCTestCase {
         XCTAssertTrue(junit.contains(#"errors="5""#), junit)
     }
 
+    /// Issue 15, item 7: --results on a 64 KiB tmpfs fills up while the
+    /// host stores the guest's files. Exit 3 with what to do, a closing
+    /// error line on stdout, and nothing half-written that reads as a
+    /// result: no results.json, junit.xml or ktap.txt, no `.tmp` anywhere.
+    func testFullResultsFileSystemLeavesNothingThatLooksLikeAResult() throws {
+        guard getuid() == 0 else { throw XCTSkip("mounts a tmpfs: needs root") }
+        let scratch = try ScratchDirectory()
+        let results = try scratch.subdirectory("tiny")
+        let mount = try HarnessProcess.runCommand(["/bin/mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", results])
+        XCTAssertEqual(mount.status, 0, mount.output)
+        defer { _ = try? HarnessProcess.runCommand(["/bin/umount", results]); withExtendedLifetime(scratch) {} }
+        let result = try HarnessProcess.run(["vm", "--accel", "tcg", "--cpus", "1", "--results", results])
+        XCTAssertEqual(result.status, 3, result.output)
+        XCTAssertTrue(result.stderr.contains("No space left on device (ENOSPC)"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("free space under \(results) or pass --results a directory with room"), result.stderr)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.last?.hasPrefix("# error: could not store this kernel's results") == true, result.stdout)
+        let left = try XCTUnwrap(FileManager.default.subpathsOfDirectory(atPath: results))
+        XCTAssertFalse(left.contains { $0.hasSuffix(".tmp") }, "\(left)")
+        XCTAssertFalse(left.contains { $0.hasSuffix("results.json") || $0.hasSuffix("junit.xml") || $0.hasSuffix("ktap.txt") }, "\(left)")
+    }
+
     func testKernelTreeThatWasNotBuilt() throws {
         let scratch = try ScratchDirectory()
         try scratch.write("# not a kernel\n", to: "Makefile")

@@ -12,7 +12,9 @@ import Glibc
 /// followed by exactly `length` bytes. A file sent again replaces the
 /// earlier copy, so the runner sends each scenario's files as soon as they
 /// are written: a guest that crashes mid-suite has already delivered what
-/// finished. A frame cut short by the crash is ignored.
+/// finished. A frame cut short by the crash is ignored; once the runner
+/// has exited, one cut short is a lost tail, and the host's verdict is an
+/// infrastructure error (HermeticRun's Witnesses).
 public enum ResultsChannel {
     static let tag = "KLP-FILE "
 
