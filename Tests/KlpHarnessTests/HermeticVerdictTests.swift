@@ -68,6 +68,25 @@ struct HermeticVerdictTests {
 
     // MARK: a witness missing
 
+    @Test("ttyS1 lost only its exit line: the channel's copy is the status, and the rest agrees")
+    func ktapLostOnlyItsExitLine() throws {
+        var recording = Recording(Self.names, failing: ["module-going-notifier"])
+        recording.exitStatus = nil
+        recording.channelExitStatus = 1
+        let outcome = try replay([recording])
+        #expect(outcome.result.status == .failed)
+        #expect(outcome.result.infrastructureError == nil)
+    }
+
+    @Test("a results.json that arrived but does not decode")
+    func undecodableDocument() throws {
+        var recording = Recording(Self.names)
+        recording.channelTail = Array("KLP-FILE 5 results.json\n{nope".utf8)
+        let outcome = try replay([recording])
+        #expect(outcome.result.status == .infrastructure)
+        #expect(outcome.result.infrastructureError?.contains("results.json arrived but is not a results document") == true)
+    }
+
     @Test("the channel loses its tail: the failing scenario's entry never arrives (issue 15's reproduction)")
     func channelTailLost() throws {
         var recording = Recording(Self.names, failing: ["target-module-not-present"])
