@@ -52,6 +52,67 @@ final class HostFailurePathTests: XCTestCase {
         XCTAssertEqual(document.scenarios.map(\.status), [.pass, .pass])
     }
 
+    /// Issue 15's reproduction: the results channel loses its tail (QEMU may
+    /// write at most 40 KiB to a file, as on a full disk under --results),
+    /// just as the last scenario fails. ttyS1 says `not ok 5` and exit 1;
+    /// the channel has neither scenario 5's entry nor the exit status. The
+    /// witnesses disagree: exit 3 naming what disagreed, never a pass.
+    func testChannelThatLostItsTailIsAnInfrastructureError() throws {
+        let scratch = try ScratchDirectory()
+        let scenarios = try scratch.subdirectory("scenarios")
+        let shipped = "\(HarnessProcess.repository)/scenarios"
+        for file in try FileManager.default.contentsOfDirectory(atPath: shipped) where file.hasPrefix("0") && "1234".contains(file.dropFirst().prefix(1)) {
+            try FileManager.default.copyItem(atPath: "\(shipped)/\(file)", toPath: "\(scenarios)/\(file)")
+        }
+        let fifth = try String(contentsOfFile: "\(shipped)/05-target-module-not-present.scenario", encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0 == "livepatch_callbacks_demo: post_patch_callback: vmlinux" ? "\($0) (deliberately wrong)" : String($0) }
+        XCTAssertTrue(fifth.contains { $0.hasSuffix("(deliberately wrong)") }, "the shipped scenario 05 changed; pick another line to break")
+        try fifth.joined(separator: "\n").write(toFile: "\(scenarios)/05-target-module-not-present.scenario", atomically: true, encoding: .utf8)
+        let wrapper = try scratch.subdirectory("qwrap")
+        let qemu = try Subprocess.resolve("qemu-system-x86_64")
+        try "#!/bin/bash\ntrap '' XFSZ\nulimit -f 40\nexec \(qemu) \"$@\"\n".write(toFile: "\(wrapper)/qemu-system-x86_64", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(wrapper)/qemu-system-x86_64")
+        let results = "\(scratch.path)/results"
+        let result = try HarnessProcess.runCommand(
+            [HarnessProcess.binary, "vm", "--accel", "tcg", "--cpus", "1", "--scenarios", scenarios, "--results", results],
+            environment: ["PATH": "\(wrapper):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")"])
+        XCTAssertEqual(result.status, 3, result.output)
+        XCTAssertTrue(result.stdout.contains("not ok 5 target-module-not-present"), result.stdout)
+        XCTAssertTrue(result.stderr.contains("error: the guest's witnesses disagree: the results channel"), result.stderr)
+        XCTAssertTrue(result.stdout.contains("# error: the guest's witnesses disagree"), result.stdout)
+        let release = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: results).first { $0.hasPrefix("6.") })
+        let document = try ResultsDocument.read(from: "\(results)/\(release)/results.json")
+        XCTAssertFalse(document.complete)
+        XCTAssertNotNil(document.infrastructureError)
+        XCTAssertEqual(document.scenarios.count, 5)
+        XCTAssertEqual(document.scenarios.map(\.status), Array(repeating: .infrastructure, count: 5))
+        let junit = try String(contentsOfFile: "\(results)/\(release)/junit.xml", encoding: .utf8)
+        XCTAssertTrue(junit.contains(#"errors="5""#), junit)
+    }
+
+    /// Issue 15, item 7: --results on a 64 KiB tmpfs fills up while the
+    /// host stores the guest's files. Exit 3 with what to do, a closing
+    /// error line on stdout, and nothing half-written that reads as a
+    /// result: no results.json, junit.xml or ktap.txt, no `.tmp` anywhere.
+    func testFullResultsFileSystemLeavesNothingThatLooksLikeAResult() throws {
+        guard getuid() == 0 else { throw XCTSkip("mounts a tmpfs: needs root") }
+        let scratch = try ScratchDirectory()
+        let results = try scratch.subdirectory("tiny")
+        let mount = try HarnessProcess.runCommand(["/bin/mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", results])
+        XCTAssertEqual(mount.status, 0, mount.output)
+        defer { _ = try? HarnessProcess.runCommand(["/bin/umount", results]); withExtendedLifetime(scratch) {} }
+        let result = try HarnessProcess.run(["vm", "--accel", "tcg", "--cpus", "1", "--results", results])
+        XCTAssertEqual(result.status, 3, result.output)
+        XCTAssertTrue(result.stderr.contains("No space left on device (ENOSPC)"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("free space under \(results) or pass --results a directory with room"), result.stderr)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.last?.hasPrefix("# error: could not store this kernel's results") == true, result.stdout)
+        let left = try XCTUnwrap(FileManager.default.subpathsOfDirectory(atPath: results))
+        XCTAssertFalse(left.contains { $0.hasSuffix(".tmp") }, "\(left)")
+        XCTAssertFalse(left.contains { $0.hasSuffix("results.json") || $0.hasSuffix("junit.xml") || $0.hasSuffix("ktap.txt") }, "\(left)")
+    }
+
     func testKernelTreeThatWasNotBuilt() throws {
         let scratch = try ScratchDirectory()
         try scratch.write("# not a kernel\n", to: "Makefile")

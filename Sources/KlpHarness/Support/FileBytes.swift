@@ -51,8 +51,14 @@ public enum FileBytes {
     /// killed halfway, sees the old file or the new one, never a part.
     public static func replace<Bytes: Collection>(_ path: String, with bytes: Bytes) throws(KernelFileError) where Bytes.Element == UInt8 {
         let temporary = path + ".tmp"
-        try write(bytes, to: temporary)
-        try rename(temporary, to: path)
+        do {
+            try write(bytes, to: temporary)
+            try rename(temporary, to: path)
+        } catch {
+            // A part written before the disk filled is nobody's file.
+            try? remove(temporary)
+            throw error
+        }
     }
 
     public static func remove(_ path: String) throws(KernelFileError) {

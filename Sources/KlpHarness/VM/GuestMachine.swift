@@ -1,11 +1,27 @@
 import Foundation
 
+/// What `HermeticRun` needs of a guest: one boot at a time, and where its
+/// files go. `GuestMachine` boots QEMU; the unit tests replay recorded
+/// boots (ttyS1 lines, channel bytes, console lines, QEMU's outcome), as
+/// the kernel's kunit.py can parse a saved log instead of running a kernel
+/// (Documentation/dev-tools/kunit/run_wrapper.rst, `parse`).
+protocol GuestBooting {
+    var release: String { get }
+    var folder: ResultsFolder { get }
+    var wallClock: Deadline { get }
+    var log: (String) -> Void { get }
+    /// QEMU's first complaint, for the one-line error.
+    var firstQemuComplaint: String? { get }
+    func boot(arguments: [String], files: [(name: String, text: String)],
+              stopWhen: (@Sendable () -> Bool)?, onLine: (String) -> Void) throws -> GuestMachine.Boot
+}
+
 /// One kernel's hermetic guest as the host boots it, for the suite
 /// (`HermeticRun`) and the explorer (`ExploreRun`) alike: the boot's
 /// arguments appended to the image, QEMU with its three serial ports, the
 /// guest's lines, what arrived over the results channel, and the runner's
 /// exit status from whichever port kept it.
-struct GuestMachine {
+struct GuestMachine: GuestBooting {
     var release: String
     /// The vmlinux (PVH) or bzImage QEMU boots.
     var kernel: String
@@ -23,11 +39,19 @@ struct GuestMachine {
     struct Boot {
         var vm: Subprocess.Outcome
         var received: ResultsChannel.Received
-        /// The runner's exit status: ttyS1's last line or, when that port
-        /// lost it, the channel's copy. Nil if the runner never finished.
-        var guestExit: Int32?
+        /// The runner's exit status as ttyS1's last line said it.
+        var ktapExit: Int32?
         /// This boot's part of console.log, as lines.
         var console: [String]
+
+        /// The exit status as the channel's `exit-status` file said it.
+        var channelExit: Int32? {
+            received.files[GuestImage.exitStatusFile].flatMap { Int32(String(decoding: $0, as: UTF8.self).trimmingSpaces) }
+        }
+
+        /// The runner's exit status: ttyS1's last line or, when that port
+        /// lost it, the channel's copy. Nil if the runner never finished.
+        var guestExit: Int32? { ktapExit ?? channelExit }
     }
 
     /// Boots once with `arguments` for the runner (and `files` under /klp).
@@ -61,11 +85,11 @@ struct GuestMachine {
         // What the guest delivered, whatever happened next.
         let received = ResultsChannel.parse((try? FileBytes.read(channel)) ?? [])
         _ = try? FileBytes.remove(channel)
-        if guestExit == nil, let bytes = received.files[GuestImage.exitStatusFile] {
-            guestExit = Int32(String(decoding: bytes, as: UTF8.self))
+        let boot = Boot(vm: vm, received: received, ktapExit: guestExit, console: Self.lines(of: consoleLog, from: consoleStart))
+        if guestExit == nil, boot.channelExit != nil {
             log("\(release): the guest's exit status came over the results channel only (its KTAP stream lost the last line)")
         }
-        return Boot(vm: vm, received: received, guestExit: guestExit, console: Self.lines(of: consoleLog, from: consoleStart))
+        return boot
     }
 
     /// QEMU's first complaint, for the one-line error.

@@ -12,7 +12,9 @@ import Glibc
 /// followed by exactly `length` bytes. A file sent again replaces the
 /// earlier copy, so the runner sends each scenario's files as soon as they
 /// are written: a guest that crashes mid-suite has already delivered what
-/// finished. A frame cut short by the crash is ignored.
+/// finished. A frame cut short by the crash is ignored; once the runner
+/// has exited, one cut short is a lost tail, and the host's verdict is an
+/// infrastructure error (HermeticRun's Witnesses).
 public enum ResultsChannel {
     static let tag = "KLP-FILE "
 
@@ -61,18 +63,28 @@ public enum ResultsChannel {
         }
     }
 
-    /// What a recorded stream held: the last copy of each file, and whether
-    /// it ended in the middle of a frame.
+    /// The largest frame the host accepts. A results folder is a few
+    /// hundred KB; a length above this is a corrupt header, and trusting it
+    /// would make the host wait for (or allocate) bytes that never come.
+    public static let maximumFrameLength = 64 << 20
+
+    /// What a recorded stream held: the last copy of each file, whether it
+    /// ended in the middle of a frame, and the header of a frame whose
+    /// length was beyond `maximumFrameLength` (the stream stops there).
     public struct Received: Equatable, Sendable {
         public var files: [String: [UInt8]] = [:]
         public var truncated = false
         public var order: [String] = []
+        public var oversizedFrame: String?
+        /// The bytes recorded, for messages.
+        public var length = 0
     }
 
     /// Parses a recorded stream. Paths that could leave the results folder
     /// (absolute, `..`, empty components, unusual characters) are dropped.
     public static func parse(_ stream: [UInt8]) -> Received {
         var received = Received()
+        received.length = stream.count
         var position = 0
         let tagBytes = Array(tag.utf8)
         while position < stream.count {
@@ -90,6 +102,10 @@ public enum ResultsChannel {
             guard fields.count == 2, let length = Int(fields[0]), length >= 0 else {
                 position = newline + 1
                 continue
+            }
+            guard length <= maximumFrameLength else {
+                received.oversizedFrame = String(decoding: header.prefix(200), as: UTF8.self)
+                break
             }
             let start = newline + 1
             guard start + length <= stream.count else {
