@@ -93,6 +93,30 @@ final class HostFailurePathTests: XCTestCase {
         XCTAssertTrue(junit.contains("type=\"infrastructure\""), junit)
     }
 
+    /// A cached vmlinux cut short (1 MB keeps the ELF header but loses the
+    /// PVH note) and a cached .ko cut short are each rebuilt once, with a
+    /// line saying so, and the run passes through PVH; the next run
+    /// rebuilds nothing.
+    func testDamagedCachedArtifactsAreRebuiltOnce() throws {
+        let scratch = try ScratchDirectory()
+        let arguments = ["vm", "--accel", "tcg", "--cpus", "1", "--results", scratch.path, "pre-patch-callback-enodev"]
+        let first = try HarnessProcess.run(arguments)
+        XCTAssertEqual(first.status, 0, first.output)
+        let release = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: scratch.path).first { $0.hasPrefix("6.1.") })
+        let vmlinux = "\(HarnessProcess.repository)/.cache/kernels/\(release)/vmlinux"
+        let module = "\(HarnessProcess.repository)/.build/kmod/\(release)/livepatch-callbacks-demo.ko"
+        XCTAssertEqual(truncate(vmlinux, 1 << 20), 0)
+        XCTAssertEqual(truncate(module, 4000), 0)
+        let second = try HarnessProcess.run(arguments)
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertTrue(second.stderr.contains("the cached \(vmlinux) is cut short (1048576 bytes"), second.stderr)
+        XCTAssertTrue(second.stderr.contains("\(module) is cut short (4000 bytes"), second.stderr)
+        XCTAssertTrue(second.stderr.contains("(vmlinux through PVH)"), second.stderr)
+        let third = try HarnessProcess.run(arguments)
+        XCTAssertEqual(third.status, 0, third.output)
+        XCTAssertFalse(third.stderr.contains("it is rebuilt"), third.stderr)
+    }
+
     func testVMOverItsWallClockLimitIsAnInfrastructureError() throws {
         let scratch = try ScratchDirectory()
         let result = try HarnessProcess.run(["vm", "--accel", "tcg", "--vm-timeout", "4", "--results", scratch.path])
