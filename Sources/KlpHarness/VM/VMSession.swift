@@ -119,7 +119,7 @@ public struct VMSession: Sendable {
             guard case .failed(let release, let error) = preparation else { continue }
             // The explorer compares kernels with each other: all or none.
             if options.explore != nil { throw error }
-            outcomes.set(index, unprepared(release: release, error: error, planned: planned))
+            outcomes.set(index, unprepared(release: release, error: error, planned: planned, alone: streaming))
         }
         let prepared = bootable.compactMap { preparations[$0].ready }
         guard let first = prepared.first else {
@@ -281,10 +281,10 @@ public struct VMSession: Sendable {
     /// a results folder whose planned scenarios are `infrastructure` entries
     /// with that reason, so junit.xml, results.json, the page and the
     /// matrix all show it.
-    func unprepared(release: String, error: HarnessError, planned: [Scenario]) -> KernelOutcome {
+    func unprepared(release: String, error: HarnessError, planned: [Scenario], alone: Bool) -> KernelOutcome {
         log("\(release): error: \(error.problem)")
         if let remedy = error.remedy { log("\(release): hint: \(remedy)") }
-        log("\(release): not booted; the other kernels run")
+        log("\(release): not booted\(alone ? "" : "; the other kernels run")")
         let folder = ResultsFolder(root: absolute(options.results), release: release)
         var outcome = KernelOutcome(release: release, status: .infrastructure, elapsed: .zero, resultsFolder: folder.root, document: nil)
         guard options.exec == nil else { return outcome }
