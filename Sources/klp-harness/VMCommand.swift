@@ -107,7 +107,7 @@ struct ExploreOptions: ParsableArguments {
 
 /// The options of `vm` that choose the kernels and shape their guests.
 struct MachineOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Kernel to boot: 6.1, 6.12, all (both), or an exact Debian release. Repeat for a matrix. Default: 6.1.", valueName: "alias-or-release"))
+    @Option(help: ArgumentHelp("Kernel to boot: 6.1, 6.12, all (both), a flavour (6.1-cloud, 6.1-rt, 6.12-cloud, 6.12-rt), or an exact Debian release. Repeat for a matrix. Default: 6.1.", valueName: "alias-or-release"))
     var kernel: [String] = []
 
     @Option(name: .customLong("kernel-tree"), help: ArgumentHelp("A kernel source tree you built (its vmlinux when it has a PVH entry point, else arch/x86/boot/bzImage; its build directory for kmod/). Repeatable; combines with --kernel.", valueName: "dir"))

@@ -17,7 +17,7 @@ final class HostFailurePathTests: XCTestCase {
         let result = try HarnessProcess.run(["vm", "--kernel", "9.9.9-nosuch-amd64"])
         XCTAssertEqual(result.status, 2)
         XCTAssertTrue(result.stderr.contains("error: apt does not know a package linux-image-9.9.9-nosuch-amd64"), result.stderr)
-        XCTAssertTrue(result.stderr.contains("hint: use an alias (6.1, 6.12)"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("hint: use an alias (6.1, 6.12, 6.1-cloud"), result.stderr)
     }
 
     func testKernelValueThatIsAPatternNeverReachesApt() throws {
@@ -119,6 +119,63 @@ final class HostFailurePathTests: XCTestCase {
         let result = try HarnessProcess.run(["vm", "--kernel-tree", scratch.path])
         XCTAssertEqual(result.status, 2)
         XCTAssertTrue(result.stderr.contains("\(scratch.path) has not been built (no arch/x86/boot/bzImage"), result.stderr)
+    }
+
+    /// A kernel that kmod/ cannot be built for (a "kernel tree" whose
+    /// Makefile fails, deterministically) is that kernel's infrastructure
+    /// row; 6.1 beside it still boots and passes.
+    func testOneKernelThatCannotBeBuiltForNeverSinksTheOthers() throws {
+        let scratch = try ScratchDirectory()
+        let tree = try scratch.subdirectory("tree")
+        try FileManager.default.createDirectory(atPath: "\(tree)/arch/x86/boot", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(tree)/include/config", withIntermediateDirectories: true)
+        try scratch.write("modules:\n\t@echo 'this tree builds no modules' >&2; exit 1\n", to: "tree/Makefile")
+        try scratch.write("not a kernel\n", to: "tree/arch/x86/boot/bzImage")
+        try scratch.write("0.0.0-klp-unbuildable\n", to: "tree/include/config/kernel.release")
+        try scratch.write("#\nCONFIG_LIVEPATCH=y\nCONFIG_DYNAMIC_DEBUG=y\n", to: "tree/.config")
+        let results = try scratch.subdirectory("results")
+        let result = try HarnessProcess.run(["vm", "--accel", "tcg", "--cpus", "1", "--kernel", "6.1", "--kernel-tree", tree,
+                                             "--results", results, "pre-patch-callback-enodev"])
+        XCTAssertEqual(result.status, 3, result.output)
+        XCTAssertTrue(result.stderr.contains("0.0.0-klp-unbuildable: error: building kmod/ against 0.0.0-klp-unbuildable failed"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("0.0.0-klp-unbuildable: not booted; the other kernels run"), result.stderr)
+        let header = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("# scenario") }, result.stdout)
+        XCTAssertTrue(header.contains("6.1.0-") && header.contains("0.0.0-klp-unbuildable"), String(header))
+        let row = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("# pre-patch-callback-enodev") }, result.stdout)
+        XCTAssertTrue(row.contains("pass ") && row.contains("infrastructure "), String(row))
+        XCTAssertTrue(result.stdout.contains("# 0.0.0-klp-unbuildable: infrastructure: not booted: building kmod/"), result.stdout)
+        let release = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: results).first { $0.hasPrefix("6.1.") })
+        let passed = try ResultsDocument.read(from: "\(results)/\(release)/results.json")
+        XCTAssertEqual(passed.scenarios.map(\.status), [.pass])
+        let failed = try ResultsDocument.read(from: "\(results)/0.0.0-klp-unbuildable/results.json")
+        XCTAssertEqual(failed.scenarios.map(\.status), [.infrastructure])
+        XCTAssertTrue(failed.infrastructureError?.contains("building kmod/ against 0.0.0-klp-unbuildable failed") == true)
+        let junit = try String(contentsOfFile: "\(results)/junit.xml", encoding: .utf8)
+        XCTAssertTrue(junit.contains("type=\"infrastructure\""), junit)
+    }
+
+    /// A cached vmlinux cut short (1 MB keeps the ELF header but loses the
+    /// PVH note) and a cached .ko cut short are each rebuilt once, with a
+    /// line saying so, and the run passes through PVH; the next run
+    /// rebuilds nothing.
+    func testDamagedCachedArtifactsAreRebuiltOnce() throws {
+        let scratch = try ScratchDirectory()
+        let arguments = ["vm", "--accel", "tcg", "--cpus", "1", "--results", scratch.path, "pre-patch-callback-enodev"]
+        let first = try HarnessProcess.run(arguments)
+        XCTAssertEqual(first.status, 0, first.output)
+        let release = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: scratch.path).first { $0.hasPrefix("6.1.") })
+        let vmlinux = "\(HarnessProcess.repository)/.cache/kernels/\(release)/vmlinux"
+        let module = "\(HarnessProcess.repository)/.build/kmod/\(release)/livepatch-callbacks-demo.ko"
+        XCTAssertEqual(truncate(vmlinux, 1 << 20), 0)
+        XCTAssertEqual(truncate(module, 4000), 0)
+        let second = try HarnessProcess.run(arguments)
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertTrue(second.stderr.contains("the cached \(vmlinux) is cut short (1048576 bytes"), second.stderr)
+        XCTAssertTrue(second.stderr.contains("\(module) is cut short (4000 bytes"), second.stderr)
+        XCTAssertTrue(second.stderr.contains("(vmlinux through PVH)"), second.stderr)
+        let third = try HarnessProcess.run(arguments)
+        XCTAssertEqual(third.status, 0, third.output)
+        XCTAssertFalse(third.stderr.contains("it is rebuilt"), third.stderr)
     }
 
     func testVMOverItsWallClockLimitIsAnInfrastructureError() throws {

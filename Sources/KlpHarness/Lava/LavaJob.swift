@@ -66,7 +66,7 @@ public struct LavaJob: Sendable {
         session.kmod = options.kmod
         session.cache = options.cache
         let prepared = try VMSession(options: session, log: log, output: { _ in }).prepareKernels()
-        guard let kernel = prepared.first else {
+        guard let kernel = try prepared.first?.get() else {
             throw HarnessError.badInput("no kernel named \(options.kernel)")
         }
         let release = kernel.kernel.release

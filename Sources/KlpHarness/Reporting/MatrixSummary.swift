@@ -36,6 +36,12 @@ public struct MatrixSummary {
         }
         var lines = [line("scenario", documents.map(\.kernel))]
         lines += allRows.map(line)
+        // Why a kernel's column is all `infrastructure` (it never booted, or
+        // its VM died): the first line of the reason, the rest in its results.json.
+        for document in documents {
+            guard let reason = document.infrastructureError?.split(separator: "\n").first else { continue }
+            lines.append("# \(document.kernel): infrastructure: \(reason)")
+        }
         let entries = documents.flatMap(\.scenarios)
         let passed = StatusTally(entries.map(\.status)).passed
         lines.append("matrix: \(passed) passed, \(entries.count - passed) failed")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A bootable kernel and the build directory to compile modules against it.
 public struct ProvisionedKernel: Sendable {
     public var release: String
@@ -32,36 +34,107 @@ public struct KernelProvisioner: Sendable {
         }
         let image = try image(for: release)
         return ProvisionedKernel(release: release, image: image, buildDirectory: buildDirectory,
-                                 vmlinux: try vmlinux(from: image, in: "\(cacheDirectory)/kernels/\(release)"))
+                                 vmlinux: vmlinux(from: image, in: "\(cacheDirectory)/kernels/\(release)"))
     }
 
     /// Extracted once and kept beside the image. Under TCG this saves the
-    /// seconds each boot would spend decompressing the bzImage.
-    func vmlinux(from image: String, in directory: String) throws -> String? {
+    /// seconds each boot would spend decompressing the bzImage. A cached
+    /// file that is not whole is extracted again, once; where extraction can
+    /// never work, `vmlinux.unavailable` says why and the bzImage boots
+    /// without trying again on every run.
+    func vmlinux(from image: String, in directory: String) -> String? {
         let vmlinux = "\(directory)/vmlinux"
-        if !KernelFile.exists(vmlinux) {
-            apt.log("extracting the ELF kernel from \(image) into \(vmlinux) (once)")
-            try KernelImage.extractVmlinux(from: image, to: vmlinux)
+        let unavailable = "\(directory)/vmlinux.unavailable"
+        if let reason = try? KernelFile.readValue(unavailable) {
+            apt.log("booting the bzImage of \(image): no ELF kernel can be extracted from it (\(reason); recorded in \(unavailable))")
+            return nil
         }
-        return KernelImage.hasPVHEntry(vmlinux) ? vmlinux : nil
+        if KernelFile.exists(vmlinux) {
+            guard let problem = KernelImage.vmlinuxProblem(vmlinux) else { return vmlinux }
+            apt.log("the cached \(vmlinux) \(problem): it is rebuilt (extracted again from \(image))")
+            _ = try? FileBytes.remove(vmlinux)
+        } else {
+            apt.log("extracting the ELF kernel from \(image) into \(vmlinux) (once)")
+        }
+        do {
+            switch try KernelImage.extractVmlinux(from: image, to: vmlinux) {
+            case .extracted:
+                return vmlinux
+            case .impossible(let reason):
+                apt.log("booting the bzImage of \(image) instead: \(reason) (recorded in \(unavailable), not retried)")
+                try? FileBytes.write("\(reason)\n", to: unavailable)
+                return nil
+            }
+        } catch {
+            // Possibly fixed by next time (a tool installed, disk space freed).
+            apt.log("warning: booting the bzImage of \(image) this time: extracting its ELF kernel failed: \(error)")
+            return nil
+        }
     }
 
     /// The package unpacked under the cache, never the host's /boot: the
     /// result is then the same on every machine. virtme-ng finds the
-    /// modules next to the image (root/lib/modules/<release>).
+    /// modules next to the image (root/lib/modules/<release>). The `ready`
+    /// marker, written last, holds the release and each unpacked file's
+    /// size; a file missing or of another size means the tree is unpacked
+    /// again, once.
     func image(for release: String) throws -> String {
         let directory = "\(cacheDirectory)/kernels/\(release)"
-        let image = "\(directory)/root/boot/vmlinuz-\(release)"
+        let root = "\(directory)/root"
+        let image = "\(root)/boot/vmlinuz-\(release)"
         let ready = "\(directory)/ready"
-        if KernelFile.exists(ready) && KernelFile.exists(image) { return image }
+        if let recorded = try? KernelFile.read(ready) {
+            let problem = KernelImage.bzImageProblem(image).map { "its image \(image) is \($0)" }
+                ?? Self.manifestProblem(recorded: recorded, root: root)
+            guard let problem else {
+                if !recorded.contains("\n/") {
+                    // A tree unpacked before sizes were recorded: record them now.
+                    try? FileBytes.replace(ready, with: Array(Self.manifest(release: release, root: root).utf8))
+                }
+                return image
+            }
+            apt.log("the unpacked linux-image-\(release) in \(directory) is damaged (\(problem)): it is rebuilt (unpacked again)")
+        }
         try? FileBytes.removeTree(directory)
         try apt.unpack("linux-image-\(release)", into: directory, why: "the kernel to boot in the VM; unpacked under \(directory), not installed")
         guard KernelFile.exists(image) else {
             throw HarnessError.infrastructure("linux-image-\(release) did not contain boot/vmlinuz-\(release)")
         }
-        try prepareModules(root: "\(directory)/root", release: release)
-        try FileBytes.write("\(release)\n", to: ready)
+        if let problem = KernelImage.bzImageProblem(image) {
+            throw HarnessError.infrastructure("linux-image-\(release)'s \(image) is \(problem)",
+                                              remedy: "check the disk and apt's cache (apt-get clean), then run again")
+        }
+        try prepareModules(root: root, release: release)
+        try FileBytes.replace(ready, with: Array(Self.manifest(release: release, root: root).utf8))
         return image
+    }
+
+    /// `ready`'s text: the release, then "/<path> <size>" for every regular
+    /// file under `root`, sorted.
+    static func manifest(release: String, root: String) -> String {
+        var lines = [release]
+        if let walker = FileManager.default.enumerator(atPath: root) {
+            var entries: [String] = []
+            while let path = walker.nextObject() as? String {
+                if let type = walker.fileAttributes?[.type] as? FileAttributeType, type == .typeRegular,
+                   let size = FileBytes.size("\(root)/\(path)") {
+                    entries.append("/\(path) \(size)")
+                }
+            }
+            lines += entries.sorted()
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The first recorded file that is missing or changed size, or nil.
+    static func manifestProblem(recorded: String, root: String) -> String? {
+        for line in recorded.split(separator: "\n") where line.hasPrefix("/") {
+            guard let space = line.lastIndex(of: " "), let size = Int(line[line.index(after: space)...]) else { continue }
+            let path = String(line[..<space])
+            guard let actual = FileBytes.size(root + path) else { return "\(path) is missing" }
+            if actual != size { return "\(path) has \(actual) bytes, \(size) when unpacked" }
+        }
+        return nil
     }
 
     /// virtme-ng's initramfs loads the virtio, 9p and overlay modules with

@@ -9,11 +9,20 @@ public enum KernelSelection: Equatable, Sendable {
     public static let aliases: [(alias: String, metapackage: String)] = [
         ("6.1", "linux-image-amd64"),
         ("6.12", "linux-image-6.12-amd64"),
+        // Debian's other flavours: cloud (an LZ4 bzImage, fewer drivers)
+        // and PREEMPT_RT. Not part of `all`, which means the generic ones.
+        ("6.1-cloud", "linux-image-cloud-amd64"),
+        ("6.1-rt", "linux-image-rt-amd64"),
+        ("6.12-cloud", "linux-image-6.12-cloud-amd64"),
+        ("6.12-rt", "linux-image-6.12-rt-amd64"),
     ]
 
-    /// The names to resolve: `all` becomes every alias; none means the default, 6.1.
+    /// What `all` stands for: the generic flavour of each series.
+    public static let allAliases = ["6.1", "6.12"]
+
+    /// The names to resolve: `all` becomes every generic alias; none means the default, 6.1.
     public static func expand(_ names: [String]) -> [String] {
-        let expanded = names.flatMap { $0 == "all" ? aliases.map(\.alias) : [$0] }
+        let expanded = names.flatMap { $0 == "all" ? allAliases : [$0] }
         return expanded.isEmpty ? ["6.1"] : expanded
     }
 

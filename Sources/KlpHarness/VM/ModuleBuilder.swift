@@ -3,10 +3,13 @@
 public struct ModuleBuilder: Sendable {
     public var sourceDirectory: String
     public var outputRoot: String
+    /// Progress for people: which damaged .ko files are rebuilt.
+    public var log: @Sendable (String) -> Void
 
-    public init(sourceDirectory: String, outputRoot: String) {
+    public init(sourceDirectory: String, outputRoot: String, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.sourceDirectory = sourceDirectory
         self.outputRoot = outputRoot
+        self.log = log
     }
 
     /// What is copied from the source directory. Not `*.mod.c`: modpost
@@ -34,6 +37,7 @@ public struct ModuleBuilder: Sendable {
                 try FileBytes.write(text, to: "\(directory)/\(file)")
             }
         }
+        try removeDamagedModules(in: directory)
         let make = Subprocess("make", ["-C", directory, "KDIR=\(kernel.buildDirectory)"])
         let outcome = try make.run(timeout: .seconds(600))
         try? FileBytes.write(outcome.output, to: "\(directory)/build.log")
@@ -42,6 +46,30 @@ public struct ModuleBuilder: Sendable {
                 "building kmod/ against \(kernel.release) failed (full log: \(directory)/build.log):\n\(outcome.output.suffix(2000))",
                 remedy: "fix the compile error above; 'make -C kmod KDIR=\(kernel.buildDirectory)' reproduces it")
         }
+        if let damaged = try Self.damagedModules(in: directory).first {
+            throw HarnessError.infrastructure("make built \(damaged.path), but it \(damaged.problem)",
+                                              remedy: "check the disk, then run again")
+        }
         return directory
+    }
+
+    /// A .ko cut short (a full disk, a killed copy) would otherwise stay:
+    /// kbuild relinks a module only when it is older than its objects, and
+    /// the guest would then refuse it as bad input. Deleting it makes make
+    /// link it again.
+    func removeDamagedModules(in directory: String) throws {
+        for damaged in try Self.damagedModules(in: directory) {
+            log("\(damaged.path) \(damaged.problem): it is rebuilt (deleted before make)")
+            try FileBytes.remove(damaged.path)
+        }
+    }
+
+    /// The .ko files in `directory` that are not whole ELF files.
+    static func damagedModules(in directory: String) throws -> [(path: String, problem: String)] {
+        try KernelFile.listDirectory(directory).filter { $0.hasSuffix(".ko") }.sorted().compactMap { name in
+            let path = "\(directory)/\(name)"
+            let problem = (try? FileBytes.read(path)).map(KernelImage.elfProblem) ?? "is unreadable"
+            return problem.map { (path, $0) }
+        }
     }
 }

@@ -81,6 +81,27 @@ public struct VMSession: Sendable {
         var bootImage: String { kernel.vmlinux ?? kernel.image }
     }
 
+    /// One requested kernel after preparation.
+    enum Preparation: Sendable {
+        case ready(PreparedKernel)
+        /// Its image could not be downloaded or unpacked, or kmod/ could
+        /// not be built for it: this kernel's `infrastructure` row, while
+        /// the other kernels still boot.
+        case failed(release: String, error: HarnessError)
+
+        var ready: PreparedKernel? {
+            if case .ready(let kernel) = self { kernel } else { nil }
+        }
+
+        /// The kernel, or its failure thrown (for callers with one kernel).
+        func get() throws(HarnessError) -> PreparedKernel {
+            switch self {
+            case .ready(let kernel): return kernel
+            case .failed(_, let error): throw error
+            }
+        }
+    }
+
     public func run() throws -> ExitStatus {
         // Parse the scenarios on the host first: a malformed file or an
         // unknown name is bad input before any kernel is fetched or booted,
@@ -89,15 +110,27 @@ public struct VMSession: Sendable {
             ? try ScenarioSuite.select(directory: absolute(options.scenarios), names: options.names, shard: options.shard).scenarios
             : []
         Interruption.install()
-        let prepared = try prepareKernels()
+        let preparations = try prepareKernels()
+        let streaming = preparations.count == 1
+        let outcomes = KernelOutcomes(count: preparations.count)
+        // Indexes into `preparations` of the kernels that boot.
+        let bootable = preparations.indices.filter { preparations[$0].ready != nil }
+        for (index, preparation) in preparations.enumerated() {
+            guard case .failed(let release, let error) = preparation else { continue }
+            // The explorer compares kernels with each other: all or none.
+            if options.explore != nil { throw error }
+            outcomes.set(index, unprepared(release: release, error: error, planned: planned, alone: streaming))
+        }
+        let prepared = bootable.compactMap { preparations[$0].ready }
+        guard let first = prepared.first else {
+            return report(outcomes.all, streaming: streaming)
+        }
         let probeStarted = ContinuousClock.now
         let choice = options.accelerator.map { Accelerator.Choice(accelerator: $0, reason: "forced with --accel") }
-            ?? Accelerator.probe(kernel: prepared[0].bootImage, cache: "\(absolute(options.cache))/accelerator")
+            ?? Accelerator.probe(kernel: first.bootImage, cache: "\(absolute(options.cache))/accelerator")
         let probeTime = options.accelerator == nil ? "; decided in \((ContinuousClock.now - probeStarted).secondsText)" : ""
         log("VMs use \(choice.accelerator.rawValue.uppercased()) (\(choice.reason)\(probeTime)), \(options.cpus) vCPUs, \(options.memory), limit \(options.wallClockLimit.secondsText) each")
 
-        let streaming = prepared.count == 1
-        let outcomes = KernelOutcomes(count: prepared.count)
         var runner = ""
         if options.exec == nil {
             try FileBytes.makeDirectories(absolute(options.guestRoot))
@@ -115,13 +148,17 @@ public struct VMSession: Sendable {
             let outcome = options.exec == nil
                 ? runSuite(prepared[index], runner: guestRunner, accelerator: choice.accelerator, streaming: streaming, planned: planned)
                 : runCommand(prepared[index], accelerator: choice.accelerator)
-            outcomes.set(index, outcome)
+            outcomes.set(bootable[index], outcome)
             if !streaming {
                 log("\(outcome.release): \(outcome.summaryLine)")
             }
         }
         Self.concurrently(prepared.count, width: options.jobs, runOne)
-        let all = outcomes.all
+        return report(outcomes.all, streaming: streaming)
+    }
+
+    /// The run's reports (junit.xml, the HTML page, the matrix) and its exit status.
+    func report(_ all: [KernelOutcome], streaming: Bool) -> ExitStatus {
         if options.exec == nil {
             let documents = all.compactMap(\.document)
             try? JUnitReport.write(documents, to: "\(absolute(options.results))/junit.xml")
@@ -182,32 +219,87 @@ public struct VMSession: Sendable {
         return statuses.allSatisfy { $0 == .skipped } ? .skipped : .passed
     }
 
-    func prepareKernels() throws -> [PreparedKernel] {
+    /// Names are resolved first, all of them: an unknown release or a
+    /// broken apt ends the whole run before anything is fetched (exit 2 or
+    /// 3). After that each kernel stands alone: one that cannot be fetched,
+    /// unpacked or built for becomes its own infrastructure row. Bad input
+    /// (an unbuilt --kernel-tree, a kmod/ without Kbuild) still ends the run.
+    func prepareKernels() throws -> [Preparation] {
         let apt = Apt(log: log)
-        var kernels: [ProvisionedKernel] = []
         // Only kernel trees asked for: no Debian kernel by default.
         let requested = options.kernels.isEmpty && !options.kernelTrees.isEmpty ? [] : KernelSelection.expand(options.kernels)
+        var releases: [String] = []
         for name in requested {
             let release = try KernelSelection(name).resolve(apt: apt)
             log("kernel \(name) is \(release)")
-            kernels.append(try KernelProvisioner(cacheDirectory: absolute(options.cache), apt: apt).provision(release: release))
+            if !releases.contains(release) { releases.append(release) }
         }
+        var kernels: [(release: String, provisioned: Result<ProvisionedKernel, HarnessError>)] = []
+        for release in releases {
+            kernels.append((release, try Self.perKernel {
+                try KernelProvisioner(cacheDirectory: absolute(options.cache), apt: apt).provision(release: release)
+            }))
+        }
+        var seen = Set(releases)
         for tree in options.kernelTrees {
             let kernel = try KernelTree.provision(absolute(tree))
             log("kernel tree \(tree) is \(kernel.release)")
-            kernels.append(kernel)
+            if seen.insert(kernel.release).inserted { kernels.append((kernel.release, .success(kernel))) }
         }
-        var seen = Set<String>()
-        kernels = kernels.filter { seen.insert($0.release).inserted }
         // Another --kmod (a test's deliberately broken copy) builds apart,
         // so it never replaces the .ko files of kmod/.
         let source = absolute(options.kmod)
         let outputRoot = source == absolute("kmod") ? absolute(options.buildRoot) : "\(absolute(options.buildRoot))-\(Self.digest(source))"
-        let builder = ModuleBuilder(sourceDirectory: source, outputRoot: outputRoot)
-        return try kernels.map { kernel in
-            log("building kmod/ against \(kernel.buildDirectory)")
-            return PreparedKernel(kernel: kernel, modules: try builder.build(for: kernel))
+        let builder = ModuleBuilder(sourceDirectory: source, outputRoot: outputRoot, log: log)
+        return try kernels.map { release, provisioned in
+            switch provisioned {
+            case .failure(let error):
+                return .failed(release: release, error: error)
+            case .success(let kernel):
+                log("building kmod/ against \(kernel.buildDirectory)")
+                switch try Self.perKernel({ try builder.build(for: kernel) }) {
+                case .success(let modules): return .ready(PreparedKernel(kernel: kernel, modules: modules))
+                case .failure(let error): return .failed(release: kernel.release, error: error)
+                }
+            }
         }
+    }
+
+    /// Runs one kernel's preparation step: an infrastructure error becomes
+    /// that kernel's failure; bad input and interruptions end the run.
+    static func perKernel<Value>(_ step: () throws -> Value) throws -> Result<Value, HarnessError> {
+        do {
+            return .success(try step())
+        } catch {
+            let harnessError = error as? HarnessError ?? HarnessError.infrastructure("\(error)")
+            guard harnessError.status == .infrastructure, !Interruption.isRequested else { throw error }
+            return .failure(harnessError)
+        }
+    }
+
+    /// The outcome of a kernel that never booted: its reason on stderr, and
+    /// a results folder whose planned scenarios are `infrastructure` entries
+    /// with that reason, so junit.xml, results.json, the page and the
+    /// matrix all show it.
+    func unprepared(release: String, error: HarnessError, planned: [Scenario], alone: Bool) -> KernelOutcome {
+        log("\(release): error: \(error.problem)")
+        if let remedy = error.remedy { log("\(release): hint: \(remedy)") }
+        log("\(release): not booted\(alone ? "" : "; the other kernels run")")
+        let folder = ResultsFolder(root: absolute(options.results), release: release)
+        var outcome = KernelOutcome(release: release, status: .infrastructure, elapsed: .zero, resultsFolder: folder.root, document: nil)
+        guard options.exec == nil else { return outcome }
+        let reason = "not booted: \(error.problem)"
+        var document = ResultsDocument(kernel: release, planned: planned.count)
+        document.infrastructureError = reason
+        document.addUnreported(planned.map(\.name), status: .infrastructure, reason: reason)
+        outcome.document = document
+        do {
+            try folder.prepare()
+            try folder.write(document)
+        } catch {
+            log("\(release): warning: could not write its results folder: \(error)")
+        }
+        return outcome
     }
 
     /// The suite in the hermetic guest: an initramfs of this runner, the
