@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import KlpHarness
 
 /// Records the kernel's log ring overwrote before the runner read them: found
@@ -134,5 +137,29 @@ struct KmsgLossTests {
             #expect(error.problem.hasPrefix(problem), "\(error.problem)")
             #expect(error.remedy != nil)
         }
+    }
+}
+
+/// The reader itself notes every record's sequence number: fed one record
+/// per read through a FIFO, as /dev/kmsg hands out one per read(2).
+@Suite("KmsgReader counts lost records")
+struct KmsgReaderLossTests {
+    @Test func aJumpReadFromTheDeviceIsCounted() throws {
+        let fifo = "/tmp/klp-harness-kmsg-test-\(getpid())"
+        unlink(fifo)
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        let reader = try KmsgReader(path: fifo)
+        let writer = open(fifo, O_WRONLY | O_NONBLOCK)
+        #expect(writer >= 0)
+        defer { close(writer) }
+        var read: [UInt64] = []
+        for line in KmsgLossTests.wrapped {
+            _ = line.withCString { Glibc.write(writer, $0, strlen($0)) }
+            read += try reader.readAvailable().map(\.sequence)
+        }
+        #expect(read == [611, 1130, 1131, 1132])
+        #expect(reader.lostRecords == 518)
+        #expect(reader.sequence.gaps == [KmsgGap(after: 611, before: 1130)])
     }
 }
