@@ -46,6 +46,7 @@ struct VMCommand: HarnessSubcommand {
               klp-harness vm --kernel-tree ~/src/linux
               klp-harness vm --kernel 6.12 --cpus 1
               klp-harness vm --accel tcg busy-target-module
+              klp-harness vm --append log_buf_len=4M
               klp-harness vm --explore 200 --seed 1 --kernel all
               klp-harness vm --explore 200 --seed 1 --compare
             """

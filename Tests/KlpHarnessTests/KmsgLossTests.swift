@@ -108,6 +108,10 @@ struct KmsgLossTests {
         KTAPReport { lines.append($0) }.result(result, number: 1)
         #expect(!lines.contains { $0.hasPrefix("# @@") || $0.hasPrefix("# -") })
         #expect(lines.contains("# the kernel log lost 518 records"))
+        var document = ResultsDocument(kernel: "6.1.0-57-amd64", planned: 1)
+        document.append(result, number: 1)
+        #expect(document.scenarios.first?.logExcerpt == [])
+        #expect(document.scenarios.first?.status == .error)
     }
 
     // MARK: vm --append
