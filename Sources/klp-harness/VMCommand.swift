@@ -46,6 +46,7 @@ struct VMCommand: HarnessSubcommand {
               klp-harness vm --kernel-tree ~/src/linux
               klp-harness vm --kernel 6.12 --cpus 1
               klp-harness vm --accel tcg busy-target-module
+              klp-harness vm --append log_buf_len=4M
               klp-harness vm --explore 200 --seed 1 --kernel all
               klp-harness vm --explore 200 --seed 1 --compare
             """
@@ -69,6 +70,13 @@ struct VMCommand: HarnessSubcommand {
             return
         }
         var options = VMSession.Options(machine: machine, suite: suite)
+        if let append = machine.append {
+            guard machine.exec == nil else {
+                throw HarnessError(.badInput, "--append sets the hermetic guest's kernel command line; --exec boots virtme-ng, which has its own",
+                                   remedy: "drop --append, or --exec")
+            }
+            options.kernelAppend = try QemuLauncher.validatedExtraArguments(append)
+        }
         if let count = exploring.explore {
             var explore = VMSession.ExploreOptions(count: count, seed: exploring.seed)
             explore.compare = exploring.compare
@@ -124,6 +132,9 @@ struct MachineOptions: ParsableArguments {
 
     @Option(help: "Guest vCPUs (default 2; 1 with --explore). With 2, the kernel's transitions take about 1 s each (the other CPU's idle task is only switched on the next retry).")
     var cpus: Int?
+
+    @Option(help: ArgumentHelp("More kernel arguments for the guest, after the harness's own (e.g. 'log_buf_len=4M' for a scenario that prints more than the 128 KiB log ring holds). One line; the kernel takes 2,047 bytes in all. The run logs the whole command line.", valueName: "args"))
+    var append: String?
 
     @Option(help: "Guest memory (QEMU -m syntax).")
     var memory = "1G"

@@ -233,6 +233,40 @@ final class GuestFailurePathTests: XCTestCase {
         XCTAssertTrue(junit.contains(#"<failure type="crash" message="kernel crashed: WARNING: CPU: "#), junit)
     }
 
+    /// 2,000 parameter writes print more than the kernel's 128 KiB log ring
+    /// holds. The runner reads the log after every action, so the scenario
+    /// passes; made to read only at its markers (as it did before,
+    /// KLP_HARNESS_TEST_NO_KMSG_DRAIN=1), it loses the scenario's start, and
+    /// that is an error naming the lost records, not a failed transcript.
+    func testLongScenarioLosesNoRecordsAndALossIsNotAMismatch() throws {
+        let scratch = try ScratchDirectory()
+        let echo = "% echo N > /sys/module/livepatch_callbacks_busymod/parameters/block_transition"
+        let lines = ["% insmod livepatch-callbacks-busymod.ko",
+                     "livepatch_callbacks_busymod: livepatch_callbacks_busymod_init",
+                     "livepatch_callbacks_busymod: busymod_work_func enter",
+                     "livepatch_callbacks_busymod: busymod_work_func exit"]
+            + Array(repeating: echo, count: 2000)
+            + ["% rmmod livepatch_callbacks_busymod", "livepatch_callbacks_busymod: livepatch_callbacks_busymod_exit"]
+        let directory = try scenarioDirectory(scratch, "01-many-parameter-writes.scenario", lines.joined(separator: "\n") + "\n")
+        let command = [HarnessProcess.binary, "run", "--modules", modules, "--scenarios", directory, "--results", scratch.path]
+
+        let drained = try HarnessProcess.runCommand(command)
+        XCTAssertEqual(drained.status, 0, drained.output)
+        XCTAssertTrue(drained.stdout.split(separator: "\n").contains("ok 1 many-parameter-writes"), drained.stdout)
+
+        let lossy = try HarnessProcess.runCommand(command, environment: ["KLP_HARNESS_TEST_NO_KMSG_DRAIN": "1"])
+        XCTAssertEqual(lossy.status, 1, lossy.output)
+        let headline = try XCTUnwrap(lossy.stdout.split(separator: "\n").first { $0.hasPrefix("not ok 1 many-parameter-writes # ERROR the kernel log lost ") },
+                                     lossy.stdout)
+        XCTAssertTrue(headline.hasSuffix(" records during this scenario (the ring buffer wrapped before the runner read it): the transcript cannot be judged"),
+                      String(headline))
+        XCTAssertTrue(lossy.stdout.contains("# missing: records "), lossy.stdout)
+        XCTAssertFalse(lossy.stdout.contains("# @@ "), "no diff for a transcript with records missing: \(lossy.stdout)")
+        let folder = "\(scratch.path)/\(SystemState.kernelRelease)"
+        let document = try ResultsDocument.read(from: "\(folder)/results.json")
+        XCTAssertEqual(document.scenarios.first?.status, .error)
+    }
+
     func testPrintkDevkmsgOffSkips() throws {
         let knob = "/proc/sys/kernel/printk_devkmsg"
         let previous = try KernelFile.readValue(knob)

@@ -6,11 +6,22 @@ import Glibc
 /// Reads the kernel log record by record from `/dev/kmsg`. One reader is
 /// kept open for a whole run; each scenario takes the records after its own
 /// start marker, so nothing is re-read and nothing is lost between scenarios.
+///
+/// The log is a ring: a record the kernel overwrites before this reader gets
+/// to it is gone. read(2) then fails once with EPIPE and moves on to the
+/// oldest record left (Documentation/ABI/testing/dev-kmsg; devkmsg_read() in
+/// kernel/printk/printk.c), so the loss shows as a jump in the sequence
+/// numbers, which `sequence` measures record by record.
 public final class KmsgReader {
     private let fd: FileDescriptor
     private var buffer = [UInt8](repeating: 0, count: 16384)
-    /// Records the kernel overwrote before we read them (EPIPE from read).
-    public private(set) var lostRecordEvents = 0
+    /// The sequence numbers read so far, and where they jumped.
+    public private(set) var sequence = KmsgSequence()
+    /// Times read(2) said EPIPE: the ring overtook this reader. Each is
+    /// followed by a gap in `sequence`, which says how many records went.
+    public private(set) var overruns = 0
+    /// Records the kernel overwrote before this reader read them, since it opened.
+    public var lostRecords: UInt64 { sequence.lostRecords }
 
     public init(path: String = "/dev/kmsg") throws(KernelFileError) {
         do {
@@ -53,14 +64,17 @@ public final class KmsgReader {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) }
             if count > 0 {
                 let text = String(decoding: buffer[..<count], as: UTF8.self)
-                if let record = KmsgRecord(kmsg: text[...]) { return record }
+                if let record = KmsgRecord(kmsg: text[...]) {
+                    sequence.note(record)
+                    return record
+                }
                 continue
             }
             let error = errno
             switch error {
             case EAGAIN: return nil
             case EINTR: continue
-            case EPIPE: lostRecordEvents += 1; continue
+            case EPIPE: overruns += 1; continue
             default:
                 throw KernelFileError(path: "/dev/kmsg", operation: "read", errno: ErrnoDescription(error))
             }

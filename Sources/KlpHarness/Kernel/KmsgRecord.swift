@@ -88,3 +88,59 @@ extension StringProtocol {
         return self[first...last]
     }
 }
+
+/// Records missing from the log as one reader saw it: the kernel assigns
+/// every record the next sequence number (kernel/printk/printk_ringbuffer.c),
+/// so a reader that gets record `after` and then record `before` has lost the
+/// ones between, overwritten in the ring before it read them.
+public struct KmsgGap: Equatable, Sendable {
+    /// The last record read before the gap.
+    public var after: UInt64
+    /// The first record read after it.
+    public var before: UInt64
+
+    public init(after: UInt64, before: UInt64) {
+        self.after = after
+        self.before = before
+    }
+
+    /// How many records are missing.
+    public var count: UInt64 { before - after - 1 }
+
+    /// `records 12–530` (or `record 12`), in the kernel's own numbering.
+    public var range: String {
+        count == 1 ? "record \(after + 1)" : "records \(after + 1)–\(before - 1)"
+    }
+}
+
+/// Follows the sequence numbers of the records one reader reads, in order,
+/// and keeps every gap. A value, so a scenario can take a snapshot at its
+/// start and ask what it lost since.
+public struct KmsgSequence: Equatable, Sendable {
+    /// The sequence number of the last record noted.
+    public private(set) var last: UInt64?
+    /// Every gap so far, oldest first.
+    public private(set) var gaps: [KmsgGap] = []
+
+    public init() {}
+
+    /// All records lost so far.
+    public var lostRecords: UInt64 { gaps.reduce(0) { $0 + $1.count } }
+
+    /// Takes the next record read; returns the gap before it, if any. The
+    /// first record opens the count: whatever came before it was never
+    /// this reader's to lose.
+    @discardableResult
+    public mutating func note(_ record: KmsgRecord) -> KmsgGap? {
+        defer { last = record.sequence }
+        guard let last, record.sequence > last + 1 else { return nil }
+        let gap = KmsgGap(after: last, before: record.sequence)
+        gaps.append(gap)
+        return gap
+    }
+
+    /// The gaps noted after `earlier` was taken (a snapshot of this value).
+    public func gaps(since earlier: KmsgSequence) -> [KmsgGap] {
+        Array(gaps.dropFirst(earlier.gaps.count))
+    }
+}

@@ -26,7 +26,7 @@ public struct KTAPReport {
     /// The lines for one finished scenario.
     public func result(_ result: ScenarioResult, number: Int) {
         for note in result.diagnostics { diagnostic(note) }
-        if !result.passed {
+        if result.showsDiff {
             diagnostic(UnifiedDiff(expected: result.expected, actual: result.actual)
                 .render(expectedLabel: result.scenario.path, actualLabel: "\(result.scenario.name)/actual.txt",
                         expectedLineNumbers: result.expectedLineNumbers)

@@ -60,7 +60,7 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
             transitionSeconds: result.transitions.totalDuration.seconds,
             transitions: result.transitions.count,
             diagnostics: result.diagnostics,
-            logExcerpt: result.passed ? Array(result.actual.suffix(5)) : result.crashExcerpt + diff,
+            logExcerpt: result.passed ? Array(result.actual.suffix(5)) : result.crashExcerpt + (result.showsDiff ? diff : []),
             artifacts: artifacts))
     }
 

@@ -118,11 +118,12 @@ public struct UnifiedDiff: Equatable, Sendable {
 // Here rather than beside ScenarioResult: Reporting reads Scenario's
 // results, Scenario never needs Reporting.
 extension ScenarioResult {
-    /// diff.txt: the notes, then expected against actual as diff -u.
+    /// diff.txt: the notes, then expected against actual as diff -u (only
+    /// the notes when records of the transcript were lost).
     public var diffFileLines: [String] {
         diagnostics.map { "# \($0)" }
             + crashExcerpt
-            + UnifiedDiff(expected: expected, actual: actual).render(
-                expectedLabel: scenario.path, actualLabel: "actual.txt", expectedLineNumbers: expectedLineNumbers)
+            + (showsDiff ? UnifiedDiff(expected: expected, actual: actual).render(
+                expectedLabel: scenario.path, actualLabel: "actual.txt", expectedLineNumbers: expectedLineNumbers) : [])
     }
 }

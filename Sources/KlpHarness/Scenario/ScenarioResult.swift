@@ -30,6 +30,15 @@ public struct ScenarioResult: Sendable {
     /// The kernel's report when the status is `crashed`, as dmesg lines.
     public var crashExcerpt: [String] = []
 
+    /// Records of the transcript the kernel's log ring overwrote before the
+    /// runner read them. Then the transcript is not what the kernel printed,
+    /// and no diff of it is shown: it would blame the kernel for the loss.
+    public var lostRecords: UInt64 = 0
+
+    /// Whether a diff of the transcript means something: it did not pass, and
+    /// nothing of it is missing.
+    public var showsDiff: Bool { !passed && lostRecords == 0 }
+
     public var expected: [String] { scenario.transcript(for: kernel) }
 
     /// The scenario file's line number of each expected line.

@@ -11,11 +11,15 @@ public struct QemuLauncher: Sendable {
     public var accelerator: Accelerator
     public var cpus: Int
     public var memory: String
+    /// The user's own kernel arguments (`vm --append`), after ours, so the
+    /// kernel takes theirs where both set the same one.
+    public var extraKernelArguments: String
 
-    public init(accelerator: Accelerator, cpus: Int, memory: String) {
+    public init(accelerator: Accelerator, cpus: Int, memory: String, extraKernelArguments: String = "") {
         self.accelerator = accelerator
         self.cpus = cpus
         self.memory = memory
+        self.extraKernelArguments = extraKernelArguments
     }
 
     /// The kernel command line. A panic (and with `oops=panic`, any oops;
@@ -26,6 +30,35 @@ public struct QemuLauncher: Sendable {
     /// check can miss its ticks on a loaded TCG host ("IO-APIC + timer
     /// doesn't work!"); virtual machines skip it with `no_timer_check`.
     public static let kernelArguments = "console=ttyS0 quiet panic=-1 oops=panic softlockup_panic=1 no_timer_check"
+
+    /// The whole command line the guest boots with.
+    public var kernelCommandLine: String { Self.kernelCommandLine(appending: extraKernelArguments) }
+
+    public static func kernelCommandLine(appending extra: String) -> String {
+        extra.isEmpty ? kernelArguments : "\(kernelArguments) \(extra)"
+    }
+
+    /// x86's COMMAND_LINE_SIZE (arch/x86/include/asm/setup.h), with its NUL:
+    /// the boot protocol truncates a longer line without a word.
+    static let commandLineLimit = 2047
+
+    /// Checks `vm --append`: one line of printable text that fits beside our
+    /// own arguments. QEMU passes it to the kernel as it is, so a newline or
+    /// a control byte would reach the kernel's parser, and a line past the
+    /// limit would lose its end silently.
+    public static func validatedExtraArguments(_ text: String) throws(HarnessError) -> String {
+        let trimmed = String(text.trimmingSpaces)
+        if let bad = trimmed.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+            throw .badInput("--append has a control character (U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(to: 4, with: "0"))); the kernel command line is one line",
+                            remedy: "pass the arguments on one line, separated by spaces, e.g. --append 'log_buf_len=4M printk.devkmsg=on'")
+        }
+        let room = commandLineLimit - kernelArguments.utf8.count - 1
+        guard trimmed.utf8.count <= room else {
+            throw .badInput("--append is \(trimmed.utf8.count) bytes; the kernel command line has room for \(room) more after the harness's own '\(kernelArguments)'",
+                            remedy: "shorten --append to \(room) bytes or fewer")
+        }
+        return trimmed
+    }
 
     /// The host end of ttyS1. The harness's own test of a lost KTAP stream
     /// (HostFailurePathTests) sets KLP_HARNESS_TEST_DROP_KTAP=1 to discard
@@ -39,7 +72,7 @@ public struct QemuLauncher: Sendable {
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-accel", accelerator.rawValue, "-cpu", accelerator == .kvm ? "host" : "max",
             "-m", memory, "-smp", String(cpus),
-            "-kernel", kernel, "-initrd", initrd, "-append", Self.kernelArguments,
+            "-kernel", kernel, "-initrd", initrd, "-append", kernelCommandLine,
             "-chardev", "file,id=console,append=on,path=\(Self.escaped(consoleLog))", "-serial", "chardev:console",
             "-chardev", ktapBackend, "-serial", "chardev:ktap",
             "-chardev", "file,id=results,path=\(Self.escaped(channel))", "-serial", "chardev:results",

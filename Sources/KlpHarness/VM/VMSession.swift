@@ -16,6 +16,8 @@ public struct VMSession: Sendable {
         public var accelerator: Accelerator?
         public var cpus = 2
         public var memory = "1G"
+        /// Kernel arguments after the hermetic guest's own (`vm --append`).
+        public var kernelAppend = ""
         public var wallClockLimit: Duration = .seconds(900)
         public var scenarioTimeout = 60
         public var results = "results"
@@ -315,6 +317,9 @@ public struct VMSession: Sendable {
             try FileBytes.write("", to: consoleLog)
             let image = try guestImage(for: prepared, runner: runner)
             log("booting \(release) (\(prepared.bootImage.hasSuffix("vmlinux") ? "vmlinux through PVH" : "bzImage")) with a \(image.baseLength / 1_000_000) MB guest image; console log \(consoleLog)")
+            if !options.kernelAppend.isEmpty {
+                log("\(release): kernel command line: \(QemuLauncher.kernelCommandLine(appending: options.kernelAppend))")
+            }
             let emit: ((String) -> Void)? = streaming ? { output($0) } : nil
             let run = HermeticRun(
                 machine: machine(prepared, image: image, folder: folder, accelerator: accelerator),
@@ -345,7 +350,8 @@ public struct VMSession: Sendable {
     /// How one kernel's hermetic guest boots, results in `folder`.
     func machine(_ prepared: PreparedKernel, image: GuestImage, folder: ResultsFolder, accelerator: Accelerator) -> GuestMachine {
         GuestMachine(release: prepared.kernel.release, kernel: prepared.bootImage, image: image,
-                     launcher: QemuLauncher(accelerator: accelerator, cpus: options.cpus, memory: options.memory),
+                     launcher: QemuLauncher(accelerator: accelerator, cpus: options.cpus, memory: options.memory,
+                                            extraKernelArguments: options.kernelAppend),
                      folder: folder, wallClock: Deadline(after: options.wallClockLimit),
                      consoleLog: "\(folder.root)/\(ResultsFolder.consoleLogName)", log: { log($0) })
     }
