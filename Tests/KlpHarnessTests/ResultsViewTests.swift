@@ -45,6 +45,18 @@ struct ResultsViewTests {
         #expect(lines.last == "matrix: 4 passed, 2 failed")
     }
 
+    /// Two skips are neither passes nor failures: the matrix's count agrees
+    /// with the KTAP totals (`skip:2`), as the runner's closing line does.
+    @Test func skipsAreNotCountedAsFailures() {
+        var document = ResultsDocument(kernel: "6.1.0-57-amd64", planned: 3)
+        document.addUnreported(["a", "b"], status: .skip, reason: "not for this kernel")
+        document.addUnreported(["c"], status: .pass, reason: "")
+        #expect(MatrixSummary(documents: [document]).render().last == "matrix: 1 passed, 0 failed, 2 skipped")
+        var closing: [String] = []
+        KTAPReport { closing.append($0) }.totals(StatusTally(document.scenarios.map(\.status)))
+        #expect(closing == ["# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:2 error:0", "1 passed, 0 failed, 2 skipped"])
+    }
+
     func view(_ scenario: String, color: Bool = false) throws -> [String] {
         let archive = try ResultsArchive.load(Self.fixture)
         let kernel = try #require(archive.kernels.first { $0.release == "6.1.0-56-amd64" })

@@ -52,6 +52,6 @@ public struct KTAPReport {
     /// infrastructure error as `error`; skipped scenarios fail nothing.
     public func totals(_ tally: StatusTally) {
         emit("# Totals: pass:\(tally.passed) fail:\(tally.failures) xfail:0 xpass:0 skip:\(tally.skipped) error:\(tally.errors)")
-        emit("\(tally.passed) passed, \(tally.failures + tally.errors) failed")
+        emit(tally.closingCount)
     }
 }

@@ -43,8 +43,7 @@ public struct MatrixSummary {
             lines.append("# \(document.kernel): infrastructure: \(reason)")
         }
         let entries = documents.flatMap(\.scenarios)
-        let passed = StatusTally(entries.map(\.status)).passed
-        lines.append("matrix: \(passed) passed, \(entries.count - passed) failed")
+        lines.append("matrix: \(StatusTally(entries.map(\.status)).closingCount)")
         return lines
     }
 }

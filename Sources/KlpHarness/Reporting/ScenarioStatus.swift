@@ -58,6 +58,14 @@ public struct StatusTally: Equatable, Sendable {
     /// error and infrastructure.
     public var errors: Int { sum(where: \.isError) }
 
+    /// `9 passed, 1 failed, 2 skipped`: the runner's closing line, the
+    /// matrix's and the host's per-kernel summary, counted one way (a skip
+    /// is neither a pass nor a failure; errors count as failures, as the
+    /// KTAP totals' `error:` does for CI).
+    public var closingCount: String {
+        "\(passed) passed, \(failures + errors) failed" + (skipped > 0 ? ", \(skipped) skipped" : "")
+    }
+
     private func sum(where belongs: (ScenarioStatus) -> Bool) -> Int {
         counts.filter { belongs($0.key) }.values.reduce(0, +)
     }

@@ -343,6 +343,13 @@ public struct VMSession: Sendable {
             outcome.elapsed = ContinuousClock.now - started
             log("\(release): error: \(error)")
             outcome.status = (error as? HarnessError)?.status ?? .infrastructure
+            // Not written to its folder (writing may be what failed), but
+            // the run's junit.xml and matrix must not show this kernel as
+            // an empty pass.
+            var document = ResultsDocument(kernel: release, planned: planned.count)
+            document.infrastructureError = "\(error)"
+            document.addUnreported(planned.map(\.name), status: .infrastructure, reason: "the run stopped before this scenario: \(error)")
+            outcome.document = document
         }
         return outcome
     }
@@ -438,10 +445,7 @@ public struct KernelOutcome: Sendable {
     public var document: ResultsDocument?
 
     var summaryLine: String {
-        let counts = document.map { doc in
-            let passed = StatusTally(doc.scenarios.map(\.status)).passed
-            return "\(passed) passed, \(doc.scenarios.count - passed) failed"
-        } ?? "no results"
+        let counts = document.map { StatusTally($0.scenarios.map(\.status)).closingCount } ?? "no results"
         return "\(status) after \(elapsed.secondsText): \(counts); results in \(resultsFolder)"
     }
 }
