@@ -27,6 +27,8 @@ public struct VMSession: Sendable {
         public var buildRoot = ".build/kmod"
         public var guestRoot = ".build/guest"
         public var vng = ".venv/bin/vng"
+        /// What a --kernel-tree's .config must set (merge_config.sh syntax).
+        public var configFragment = "kmod/klp-harness.config"
         /// Run this shell command in the guest instead of the suite.
         public var exec: String?
         /// Run the explorer in the guest instead of the suite.
@@ -82,13 +84,16 @@ public struct VMSession: Sendable {
     }
 
     public func run() throws -> ExitStatus {
+        // First: a Ctrl-C while a kernel is downloaded, unpacked or
+        // extracted must stop the tool and report the interruption (130),
+        // not the tool's failure, and must never kill an apt-get install.
+        Interruption.install()
         // Parse the scenarios on the host first: a malformed file or an
         // unknown name is bad input before any kernel is fetched or booted,
         // and the host tells the guest exactly which scenarios to run.
         let planned = options.exec == nil && options.explore == nil
             ? try ScenarioSuite.select(directory: absolute(options.scenarios), names: options.names, shard: options.shard).scenarios
             : []
-        Interruption.install()
         let prepared = try prepareKernels()
         let probeStarted = ContinuousClock.now
         let choice = options.accelerator.map { Accelerator.Choice(accelerator: $0, reason: "forced with --accel") }
@@ -190,10 +195,14 @@ public struct VMSession: Sendable {
         for name in requested {
             let release = try KernelSelection(name).resolve(apt: apt)
             log("kernel \(name) is \(release)")
-            kernels.append(try KernelProvisioner(cacheDirectory: absolute(options.cache), apt: apt).provision(release: release))
+            let cache = absolute(options.cache)
+            let lock = try lock("\(cache)/kernels", release, for: "the kernel cache of \(release)", bound: Self.provisioningBound)
+            kernels.append(try withExtendedLifetime(lock) {
+                try KernelProvisioner(cacheDirectory: cache, apt: apt).provision(release: release)
+            })
         }
         for tree in options.kernelTrees {
-            let kernel = try KernelTree.provision(absolute(tree))
+            let kernel = try KernelTree.provision(absolute(tree), fragment: absolute(options.configFragment))
             log("kernel tree \(tree) is \(kernel.release)")
             kernels.append(kernel)
         }
@@ -205,9 +214,47 @@ public struct VMSession: Sendable {
         let outputRoot = source == absolute("kmod") ? absolute(options.buildRoot) : "\(absolute(options.buildRoot))-\(Self.digest(source))"
         let builder = ModuleBuilder(sourceDirectory: source, outputRoot: outputRoot)
         return try kernels.map { kernel in
+            let lock = try lock(outputRoot, kernel.release, for: "the modules built for \(kernel.release)", bound: Self.buildBound)
             log("building kmod/ against \(kernel.buildDirectory)")
-            return PreparedKernel(kernel: kernel, modules: try builder.build(for: kernel))
+            return PreparedKernel(kernel: kernel, modules: try withExtendedLifetime(lock) { try builder.build(for: kernel) })
         }
+    }
+
+    /// How long a run waits for another run's kernel provisioning: that
+    /// run's own steps are bounded (apt-get download and install 900 s
+    /// each, unpacking and depmod 300 s each), so this is their sum.
+    static let provisioningBound: Duration = .seconds(2400)
+    /// Another run's `make` of kmod/ is bounded by 600 s, its guest image
+    /// takes seconds.
+    static let buildBound: Duration = .seconds(660)
+
+    /// The lock `<directory>/<release>.lock`, waiting (bounded, announced)
+    /// while another run on this checkout holds it.
+    func lock(_ directory: String, _ release: String, for what: String, bound: Duration) throws -> FileLock {
+        try FileBytes.makeDirectories(directory)
+        return try FileLock.acquire("\(directory)/\(release).lock", for: what, bound: bound) { log($0) }
+    }
+
+    /// A second run on the same results folder waits for the first: both
+    /// then keep whole results, where the winner's used to overwrite the
+    /// loser's. It waits at most what a whole VM run may take (its own
+    /// --vm-timeout, which another run's default matches), plus a minute for
+    /// the guest image; past that the other run is stuck, and this one says
+    /// so instead of waiting for ever.
+    var resultsBound: Duration { options.wallClockLimit + .seconds(60) }
+
+    /// The locks one kernel's VM run holds from clearing its results folder
+    /// to its last boot, always taken in this order (results, guest image)
+    /// so that two runs can never hold one each and wait for the other.
+    func vmRunLocks(_ release: String) throws -> [FileLock] {
+        let results = absolute(options.results)
+        // Refuses a results root that is a link or another user's (exit 2)
+        // before a lock file is created inside it.
+        _ = try DirectoryHandle.open(creating: results)
+        let resultsLock = try lock(results, release, for: "\(options.results)/\(release)", bound: resultsBound)
+        let guestLock = try lock(absolute(options.guestRoot), release,
+                                 for: "the guest image \(options.guestRoot)/\(release).cpio", bound: resultsBound)
+        return [resultsLock, guestLock]
     }
 
     /// The suite in the hermetic guest: an initramfs of this runner, the
@@ -218,6 +265,8 @@ public struct VMSession: Sendable {
         var outcome = KernelOutcome(release: release, status: .infrastructure, elapsed: .zero, resultsFolder: folder.root, document: nil)
         let started = ContinuousClock.now
         do {
+            let locks = try vmRunLocks(release)
+            defer { withExtendedLifetime(locks) {} }
             try folder.prepare()
             let consoleLog = "\(folder.root)/\(ResultsFolder.consoleLogName)"
             try FileBytes.write("", to: consoleLog)
@@ -266,7 +315,10 @@ public struct VMSession: Sendable {
         let contents = GuestImage.Contents(runner: runner, busybox: busybox, modules: prepared.modules,
                                            scenarios: absolute(options.scenarios))
         let libraries = Set(try GuestImage.libraries(of: runner) + GuestImage.libraries(of: busybox)).sorted()
-        return try GuestImage.build(contents, libraries: libraries, to: imagePath)
+        // The modules must not be rebuilt under the image while it copies them.
+        let modules = try lock(URL(fileURLWithPath: prepared.modules).deletingLastPathComponent().path, prepared.kernel.release,
+                               for: "the modules built for \(prepared.kernel.release)", bound: Self.buildBound)
+        return try withExtendedLifetime(modules) { try GuestImage.build(contents, libraries: libraries, to: imagePath) }
     }
 
     /// `--exec`: a shell command in a virtme-ng guest that shares the host's

@@ -1,0 +1,122 @@
+import Foundation
+import XCTest
+@testable import KlpHarness
+
+/// Two runs at once on one checkout, and Ctrl-C while a kernel is being
+/// provisioned. They download kernels and boot VMs, so they run only when
+/// KLP_HARNESS_HOST_TESTS=1 (scripts/test sets it).
+final class ConcurrencyAndInterruptionTests: XCTestCase {
+    override func setUpWithError() throws {
+        guard ProcessInfo.processInfo.environment["KLP_HARNESS_HOST_TESTS"] == "1" else {
+            throw XCTSkip("downloads kernels and boots VMs: set KLP_HARNESS_HOST_TESTS=1 (scripts/test does)")
+        }
+        try HarnessProcess.requireBinary()
+    }
+
+    /// Two `klp-harness vm` started together on the same checkout and the
+    /// same results root: both pass, both keep whole results, and the one
+    /// that waited says for what.
+    func testTwoRunsAtOnceBothPassAndOneSaysItWaited() throws {
+        let scratch = try ScratchDirectory()
+        let arguments = ["vm", "--accel", "tcg", "--cpus", "1", "--results", scratch.path, "pre-patch-callback-enodev"]
+        let runs = try (0..<2).map { _ in try HarnessProcess.start(arguments) }
+        let outputs = runs.map { (StreamBox($0.1), StreamBox($0.2)) }
+        for (process, _, _) in runs { process.waitUntilExit() }
+        for (index, (process, _, _)) in runs.enumerated() {
+            XCTAssertEqual(process.terminationStatus, 0, "run \(index): \(outputs[index].1.text)")
+            XCTAssertTrue(outputs[index].0.text.contains("ok 1 pre-patch-callback-enodev"), outputs[index].0.text)
+        }
+        let waited = outputs.filter { $0.1.text.contains("klp-harness: waiting for \(scratch.path)/") || $0.1.text.contains("klp-harness: waiting for ") }
+        XCTAssertFalse(waited.isEmpty, "neither run said it waited:\n\(outputs.map(\.1.text).joined(separator: "\n----\n"))")
+        let waitedForResults = outputs.contains { $0.1.text.contains("in use by pid ") && $0.1.text.contains("waiting for \(scratch.path)/6.") }
+        XCTAssertTrue(waitedForResults, outputs.map(\.1.text).joined(separator: "\n----\n"))
+        let release = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: scratch.path).first { $0.hasPrefix("6.") && !$0.hasSuffix(".lock") })
+        let document = try ResultsDocument.read(from: "\(scratch.path)/\(release)/results.json")
+        XCTAssertTrue(document.complete)
+        XCTAssertEqual(document.scenarios.map(\.status), [.pass])
+    }
+
+    /// Ctrl-C during each phase of provisioning a kernel into an empty
+    /// cache (apt-get download, dpkg-deb -x, extracting vmlinux) exits 130
+    /// and says it was interrupted, instead of blaming the network, xz or
+    /// dpkg. The terminal's Ctrl-C is sent to the harness's whole process
+    /// group, as a terminal does.
+    func testCtrlCWhileProvisioningExits130() throws {
+        let release = try HarnessProcess.run(["vm", "--resolve-only"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(release.hasPrefix("6.1."), release)
+        // (the line the signal follows, how long after it)
+        let points: [(String, Double)] = [
+            ("downloading linux-image-\(release)", 0.1),
+            ("downloading linux-image-\(release)", 1.5),
+            ("extracting the ELF kernel", 0.3),
+        ]
+        for (line, delay) in points {
+            let cache = try ScratchDirectory()
+            let (process, out, err) = try HarnessProcess.start(["vm", "--kernel", release, "--cache", cache.path, "--accel", "tcg",
+                                                                "--results", cache.path + "/results"])
+            let stderr = StreamBox(err), stdout = StreamBox(out)
+            try Deadline(after: .seconds(600)).wait(for: "'\(line)' on stderr", every: .milliseconds(20)) {
+                stderr.text.contains(line) || !process.isRunning
+            }
+            Thread.sleep(forTimeInterval: delay)
+            let signalled = ContinuousClock.now
+            kill(-process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            let took = ContinuousClock.now - signalled
+            let context = "SIGINT \(delay) s after '\(line)': \(stderr.text)\(stdout.text)"
+            XCTAssertEqual(process.terminationStatus, 130, context)
+            XCTAssertTrue(stderr.text.contains("klp-harness: error: interrupted by SIGINT while "), context)
+            XCTAssertLessThan(took, .seconds(5), context)
+            for wrongCause in ["check network access", "install xz", "dpkg-deb -x", "left no .deb"] {
+                XCTAssertFalse(stderr.text.contains(wrongCause), context)
+            }
+        }
+    }
+
+    /// Ctrl-C while apt-get installs a kernel's headers: apt-get (a
+    /// stand-in on PATH that takes 3 s and records how it ended) is neither
+    /// killed nor sent the SIGINT; the harness says it waits for it, then
+    /// exits 130. dpkg's own state is checked afterwards too.
+    func testCtrlCDuringAptGetInstallLetsItFinish() throws {
+        let scratch = try ScratchDirectory()
+        let bin = try scratch.subdirectory("bin")
+        let record = "\(scratch.path)/apt-get.record"
+        try scratch.write("""
+            #!/bin/sh
+            # apt-cache policy: every package has a candidate.
+            echo "  Candidate: 1.0"
+            """, to: "bin/apt-cache")
+        try scratch.write("""
+            #!/bin/sh
+            trap 'echo got-SIGINT >> \(record)' INT
+            echo "started $*" >> \(record)
+            sleep 3
+            echo finished >> \(record)
+            """, to: "bin/apt-get")
+        for tool in ["apt-cache", "apt-get"] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(bin)/\(tool)")
+        }
+        let release = "6.1.0-99-klptest-amd64"
+        let path = "\(bin):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")"
+        let (process, _, err) = try HarnessProcess.startCommand(
+            [HarnessProcess.binary, "vm", "--kernel", release, "--cache", "\(scratch.path)/cache", "--accel", "tcg"],
+            environment: ["PATH": path])
+        let stderr = StreamBox(err)
+        try Deadline(after: .seconds(60)).wait(for: "apt-get install to start", every: .milliseconds(20)) {
+            ((try? String(contentsOfFile: record, encoding: .utf8)) ?? "").contains("started") || !process.isRunning
+        }
+        kill(-process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let recorded = (try? String(contentsOfFile: record, encoding: .utf8)) ?? ""
+        let context = "\(stderr.text)\napt-get recorded: \(recorded)"
+        XCTAssertEqual(process.terminationStatus, 130, context)
+        XCTAssertTrue(recorded.contains("started -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends linux-headers-\(release)"), context)
+        XCTAssertTrue(recorded.contains("finished"), "apt-get install was killed: \(context)")
+        XCTAssertFalse(recorded.contains("got-SIGINT"), "the terminal's SIGINT reached apt-get: \(context)")
+        XCTAssertTrue(stderr.text.contains("klp-harness: waiting for apt-get install linux-headers-\(release) to finish before stopping (dpkg must not be interrupted"), context)
+        XCTAssertTrue(stderr.text.contains("klp-harness: error: interrupted by SIGINT while installing linux-headers-\(release) with apt-get"), context)
+        let audit = try HarnessProcess.runCommand(["/usr/bin/dpkg", "--audit"])
+        XCTAssertEqual(audit.status, 0, audit.output)
+        XCTAssertEqual(audit.stdout, "", "dpkg --audit: \(audit.output)")
+    }
+}
