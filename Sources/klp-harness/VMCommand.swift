@@ -48,6 +48,13 @@ struct VMCommand: HarnessSubcommand {
               klp-harness vm --accel tcg busy-target-module
               klp-harness vm --explore 200 --seed 1 --kernel all
               klp-harness vm --explore 200 --seed 1 --compare
+              git bisect run sh -c 'make -j$(nproc) olddefconfig vmlinux bzImage modules || exit 125; \
+            exec ~/klp-harness/scripts/selftest --kernel-tree "$PWD" --bisect --cpus 1'
+
+            A --kernel-tree's .config is checked against kmod/klp-harness.config first \
+            (exit 4 naming what it lacks). Two runs on one checkout take turns on what they \
+            share (kernel cache, .build/kmod, .build/guest, results/<release>) and say when \
+            they wait. See docs/vm.md.
             """
     )
 

@@ -73,6 +73,7 @@ public struct Apt: Sendable {
         guard let deb = debs.last else {
             throw HarnessError.infrastructure("apt-get download \(package) left no .deb in \(directory)")
         }
+        log("unpacking \(deb)")
         var unpacking = Subprocess("dpkg-deb", ["-x", "\(directory)/\(deb)", "\(directory)/root"])
         unpacking.activity = "unpacking \(deb) (dpkg-deb -x)"
         let unpack = try unpacking.run(timeout: .seconds(300))
