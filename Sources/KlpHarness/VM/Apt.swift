@@ -40,7 +40,7 @@ public struct Apt: Sendable {
         // Another run may be installing another kernel's headers: wait for
         // dpkg's lock (apt >= 1.9.11) instead of failing at once.
         var install = Subprocess("apt-get", ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends", package])
-        install.activity = "installing \(package) with apt-get (it ran to its end; dpkg was not interrupted)"
+        install.activity = "installing \(package) with apt-get"
         // dpkg killed mid-install leaves half-configured packages and
         // "dpkg was interrupted, you must manually run 'dpkg --configure -a'"
         // for every later apt command. apt-get runs in a process group of

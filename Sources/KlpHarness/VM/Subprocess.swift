@@ -54,7 +54,8 @@ public struct Subprocess {
         // a stop was pending): its own exit status would blame the network,
         // xz or dpkg for what was a Ctrl-C.
         if Interruption.isRequested {
-            throw HarnessError(Interruption.exitStatus, "interrupted by \(Interruption.signalName) while \(description)")
+            let finished = finishWhenInterrupted != nil && !outcome.timedOut ? " (it was let run to its end: exit \(outcome.status))" : ""
+            throw HarnessError(Interruption.exitStatus, "interrupted by \(Interruption.signalName) while \(description)\(finished)")
         }
         return Outcome(status: outcome.status, timedOut: outcome.timedOut,
                        output: String(decoding: collected, as: UTF8.self))
