@@ -20,7 +20,8 @@ struct KlpHarnessCommand: ParsableCommand {
             Exit codes: 0 all passed, 1 a scenario failed, timed out, crashed the kernel \
             or could not be cleaned up, 2 bad input, 3 infrastructure error (VM did not \
             boot, died, timed out), 4 skipped (kernel or user cannot run the suite), \
-            129/130/141/143 interrupted by SIGHUP/SIGINT/SIGPIPE/SIGTERM.
+            129/130/141/143 interrupted by SIGHUP/SIGINT/SIGPIPE/SIGTERM. With 'vm --bisect' \
+            (for git bisect run), 2, 3 and 4 become 125: git skips that commit.
             """,
         subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self,
                       ExploreCommand.self, LavaJobCommand.self, LavaTestCasesCommand.self, LavaResultsCommand.self]

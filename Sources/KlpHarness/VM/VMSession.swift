@@ -110,10 +110,13 @@ public struct VMSession: Sendable {
         }
         let guestRunner = runner
         if let explore = options.explore {
+            // Each kernel's results folder and guest image for the whole
+            // exploration, as for the suite (vmRunLocks).
+            let locks = try prepared.map { try vmRunLocks($0.kernel.release) }
             let images = try prepared.map { try guestImage(for: $0, runner: guestRunner) }
             let session = ExploreSession(vm: self, explore: explore, prepared: prepared, images: images,
                                          accelerator: choice.accelerator)
-            return try session.run()
+            return try withExtendedLifetime(locks) { try session.run() }
         }
         let runOne: @Sendable (Int) -> Void = { index in
             guard !Interruption.isRequested else { return }
