@@ -20,7 +20,8 @@ struct KlpHarnessCommand: ParsableCommand {
             Exit codes: 0 all passed, 1 a scenario failed, timed out, crashed the kernel \
             or could not be cleaned up, 2 bad input, 3 infrastructure error (VM did not \
             boot, died, timed out), 4 skipped (kernel or user cannot run the suite), \
-            129/130/141/143 interrupted by SIGHUP/SIGINT/SIGPIPE/SIGTERM.
+            129/130/141/143 interrupted by SIGHUP/SIGINT/SIGPIPE/SIGTERM. With 'vm --bisect' \
+            (for git bisect run), 2, 3 and 4 become 125: git skips that commit.
             """,
         subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self,
                       ExploreCommand.self, LavaJobCommand.self, LavaTestCasesCommand.self, LavaResultsCommand.self]
@@ -60,6 +61,11 @@ struct KlpHarnessCommand: ParsableCommand {
         let words = CommandLine.arguments.dropFirst()
         let subcommand = configuration.subcommands.map { $0._commandName }.first { words.first == $0 }
         printError("klp-harness: hint: see 'klp-harness\(subcommand.map { " \($0)" } ?? "") --help' for the options and their values")
+        // Under 'git bisect run', a mistyped option is no verdict on the kernel.
+        if words.contains("--bisect") {
+            printError("klp-harness: --bisect: exit 2 (bad input) is no verdict on this kernel; exiting 125 so that git bisect skips this commit")
+            exit(withError: ExitCode(ExitStatus.badInput.bisectCode))
+        }
         exit(withError: ExitCode(ExitStatus.badInput.rawValue))
     }
 }
@@ -71,13 +77,19 @@ protocol HarnessSubcommand: ParsableCommand {}
 
 /// Prints a harness error the way every subcommand does and exits with its code.
 func fail(with error: Error) -> Never {
-    if let error = error as? HarnessError {
-        printError("klp-harness: error: \(error.problem)")
-        if let remedy = error.remedy { printError("klp-harness: hint: \(remedy)") }
-        KlpHarnessCommand.exit(withError: ExitCode(error.status.rawValue))
+    KlpHarnessCommand.exit(withError: ExitCode(report(error).rawValue))
+}
+
+/// Prints an error as `klp-harness: error:` and its `hint:`, and returns
+/// the exit status it stands for (bad input for anything not a HarnessError).
+func report(_ error: Error) -> ExitStatus {
+    guard let error = error as? HarnessError else {
+        printError("klp-harness: error: \(error)")
+        return .badInput
     }
-    printError("klp-harness: error: \(error)")
-    KlpHarnessCommand.exit(withError: ExitCode(ExitStatus.badInput.rawValue))
+    printError("klp-harness: error: \(error.problem)")
+    if let remedy = error.remedy { printError("klp-harness: hint: \(remedy)") }
+    return error.status
 }
 
 extension ExitStatus {

@@ -49,6 +49,13 @@ struct VMCommand: HarnessSubcommand {
               klp-harness vm --append log_buf_len=4M
               klp-harness vm --explore 200 --seed 1 --kernel all
               klp-harness vm --explore 200 --seed 1 --compare
+              git bisect run sh -c 'make -j$(nproc) olddefconfig vmlinux bzImage modules || exit 125; \
+            exec ~/klp-harness/scripts/selftest --kernel-tree "$PWD" --bisect --cpus 1'
+
+            A --kernel-tree's .config is checked against kmod/klp-harness.config first \
+            (exit 4 naming what it lacks). Two runs on one checkout take turns on what they \
+            share (kernel cache, .build/kmod, .build/guest, results/<release>) and say when \
+            they wait. See docs/vm.md.
             """
     )
 
@@ -57,6 +64,9 @@ struct VMCommand: HarnessSubcommand {
     @OptionGroup(title: "The suite in each guest") var suite: SuiteOptions
 
     @OptionGroup(title: "Exploring instead of the suite") var exploring: ExploreOptions
+
+    @Flag(help: ArgumentHelp("For 'git bisect run': exit 125 (skip this commit) for every outcome that is no verdict on the kernel (bad input 2, infrastructure 3, skipped 4); 0 and 1 stay, and an interruption (above 127) stops the bisect. See docs/vm.md."))
+    var bisect = false
 
     @Flag(name: .customLong("resolve-only"), help: "Print the Debian release each --kernel names (e.g. 6.1 -> 6.1.0-56-amd64) and exit, for scripts.")
     var resolveOnly = false
@@ -87,7 +97,27 @@ struct VMCommand: HarnessSubcommand {
             if exploring.compare && options.kernels.isEmpty && options.kernelTrees.isEmpty { options.kernels = ["all"] }
         }
         let session = VMSession(options: options, log: { printError("klp-harness: \($0)") }, output: { printLine($0) })
-        try session.run().exitUnlessPassed()
+        guard bisect else {
+            try session.run().exitUnlessPassed()
+            return
+        }
+        let status: ExitStatus
+        do {
+            status = try session.run()
+        } catch {
+            status = report(error)
+        }
+        try Self.exitForBisect(status)
+    }
+
+    /// `--bisect`'s exit: says when a code becomes 125, so the bisect log
+    /// shows why git skipped the commit.
+    static func exitForBisect(_ status: ExitStatus) throws {
+        let code = status.bisectCode
+        if code != status.rawValue {
+            printError("klp-harness: --bisect: exit \(status.rawValue) (\(status)) is no verdict on this kernel; exiting 125 so that git bisect skips this commit")
+        }
+        if code != 0 { throw ExitCode(code) }
     }
 }
 
@@ -148,6 +178,9 @@ struct MachineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("virtme-ng's vng executable, for --exec.", valueName: "path"))
     var vng = ".venv/bin/vng"
 
+    @Option(help: ArgumentHelp("Test only: the kernel cache (default .cache), e.g. an empty folder to provision a kernel from nothing.", valueName: "dir", visibility: .hidden))
+    var cache = ".cache"
+
     func validate() throws {
         guard (cpus ?? 1) > 0 else { throw ValidationError("--cpus must be at least 1") }
         guard jobs > 0 else { throw ValidationError("-j must be at least 1") }
@@ -170,6 +203,7 @@ extension VMSession.Options {
         wallClockLimit = .seconds(machine.vmTimeout)
         kmod = machine.kmod
         vng = machine.vng
+        cache = machine.cache
         scenarioTimeout = suite.timeout
         results = suite.results
         scenarios = suite.scenarios

@@ -23,7 +23,10 @@ public enum Accelerator: String, Sendable, CaseIterable {
             return choice
         }
         let choice = probe(kernel: kernel, limit: limit)
-        try? FileBytes.write("\(key)\n\(choice.accelerator.rawValue)\n\(choice.reason)\n", to: cache)
+        // A probe cut short by Ctrl-C decided nothing: do not remember it.
+        if !Interruption.isRequested {
+            try? FileBytes.write("\(key)\n\(choice.accelerator.rawValue)\n\(choice.reason)\n", to: cache)
+        }
         return choice
     }
 

@@ -37,7 +37,19 @@ public struct Apt: Sendable {
 
     public func install(_ package: String, why: String) throws {
         log("installing \(package) (\(why)); this takes about half a minute")
-        let outcome = try Subprocess("apt-get", ["install", "-y", "-q", "--no-install-recommends", package]).run(timeout: .seconds(900))
+        // Another run may be installing another kernel's headers: wait for
+        // dpkg's lock (apt >= 1.9.11) instead of failing at once.
+        var install = Subprocess("apt-get", ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends", package])
+        install.activity = "installing \(package) with apt-get"
+        // dpkg killed mid-install leaves half-configured packages and
+        // "dpkg was interrupted, you must manually run 'dpkg --configure -a'"
+        // for every later apt command. apt-get runs in a process group of
+        // its own (Foundation's Process puts each child in a new group), so a
+        // terminal's Ctrl-C reaches only the harness, which lets it finish.
+        install.finishWhenInterrupted = { [log] in
+            log("waiting for apt-get install \(package) to finish before stopping (dpkg must not be interrupted; at most 900 s)")
+        }
+        let outcome = try install.run(timeout: .seconds(900))
         guard outcome.status == 0 else {
             throw HarnessError.infrastructure(
                 "apt-get install \(package) failed (exit \(outcome.status)):\n\(outcome.output.suffix(1500))",
@@ -50,7 +62,9 @@ public struct Apt: Sendable {
     public func unpack(_ package: String, into directory: String, why: String) throws {
         log("downloading \(package) (\(why))")
         try FileBytes.makeDirectories(directory)
-        let download = try Subprocess("apt-get", ["download", "-q", package], workingDirectory: directory).run(timeout: .seconds(900))
+        var downloading = Subprocess("apt-get", ["download", "-q", package], workingDirectory: directory)
+        downloading.activity = "downloading \(package) (apt-get download)"
+        let download = try downloading.run(timeout: .seconds(900))
         guard download.status == 0 else {
             throw HarnessError.infrastructure("apt-get download \(package) failed (exit \(download.status)):\n\(download.output.suffix(1500))",
                                               remedy: "run 'apt-get update' and check network access to the Debian archive")
@@ -59,7 +73,10 @@ public struct Apt: Sendable {
         guard let deb = debs.last else {
             throw HarnessError.infrastructure("apt-get download \(package) left no .deb in \(directory)")
         }
-        let unpack = try Subprocess("dpkg-deb", ["-x", "\(directory)/\(deb)", "\(directory)/root"]).run(timeout: .seconds(300))
+        log("unpacking \(deb)")
+        var unpacking = Subprocess("dpkg-deb", ["-x", "\(directory)/\(deb)", "\(directory)/root"])
+        unpacking.activity = "unpacking \(deb) (dpkg-deb -x)"
+        let unpack = try unpacking.run(timeout: .seconds(300))
         guard unpack.status == 0 else {
             throw HarnessError.infrastructure("dpkg-deb -x \(deb) failed:\n\(unpack.output.suffix(1500))")
         }

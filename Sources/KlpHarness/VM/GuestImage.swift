@@ -1,3 +1,5 @@
+import Foundation
+
 /// The initramfs of the hermetic guest: busybox, this runner and the shared
 /// libraries it links, the modules built for one kernel, the scenarios, and
 /// a small init. The guest uses nothing of the host's root file system, so
@@ -178,8 +180,14 @@ public struct GuestImage: Sendable {
     /// runner itself where binutils' strip is missing.
     public static func strippedRunner(_ runner: String, into directory: String) -> String {
         let stripped = "\(directory)/klp-harness"
-        guard let outcome = try? Subprocess("strip", ["-o", stripped, runner]).run(timeout: .seconds(120)),
-              outcome.status == 0 else { return runner }
+        // Written aside and renamed into place: another run on this
+        // checkout may be copying the current one into its guest image.
+        let partial = "\(stripped).\(ProcessInfo.processInfo.processIdentifier).partial"
+        guard let outcome = try? Subprocess("strip", ["-o", partial, runner]).run(timeout: .seconds(120)),
+              outcome.status == 0, (try? FileBytes.rename(partial, to: stripped)) != nil else {
+            try? FileBytes.remove(partial)
+            return runner
+        }
         return stripped
     }
 

@@ -149,7 +149,15 @@ public enum KernelImage {
         defer { _ = try? FileBytes.remove(compressed) }
         let (tool, arguments) = compression.decompressor
         _ = try Subprocess.resolve(tool)
-        let outcome = try Subprocess(tool, arguments).run(timeout: .seconds(300), stdinPath: compressed, stdoutPath: partial)
+        var decompress = Subprocess(tool, arguments)
+        decompress.activity = "extracting the ELF kernel from \(bzImage) (\(tool))"
+        let outcome: Subprocess.Outcome
+        do {
+            outcome = try decompress.run(timeout: .seconds(300), stdinPath: compressed, stdoutPath: partial)
+        } catch {
+            _ = try? FileBytes.remove(partial)
+            throw error
+        }
         guard outcome.status == 0 else {
             _ = try? FileBytes.remove(partial)
             throw HarnessError.infrastructure("\(tool) could not decompress the kernel in \(bzImage) (exit \(outcome.status)): \(outcome.output.suffix(500))",

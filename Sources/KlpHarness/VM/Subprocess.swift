@@ -19,6 +19,15 @@ public struct Subprocess {
     public var arguments: [String]
     public var workingDirectory: String?
     public var environment: [String: String]?
+    /// What the tool is doing, for "interrupted by SIGINT while <activity>";
+    /// by default "running" and its command line.
+    public var activity: String?
+    /// Set for a tool that must not be killed halfway (apt-get install:
+    /// dpkg interrupted mid-install leaves packages half-configured). An
+    /// interruption then calls this once, to say why the run goes on, and
+    /// the tool runs to its end or its own time limit; only then does
+    /// `run` report the interruption.
+    public var finishWhenInterrupted: (@Sendable () -> Void)?
 
     public init(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) {
         self.executable = executable
@@ -41,8 +50,20 @@ public struct Subprocess {
         } else {
             outcome = try stream(timeout: timeout, stdinPath: stdinPath, stderrPath: nil) { collected.append($0) }
         }
+        // The tool failed because the harness stopped it (or finished while
+        // a stop was pending): its own exit status would blame the network,
+        // xz or dpkg for what was a Ctrl-C.
+        if Interruption.isRequested {
+            let finished = finishWhenInterrupted != nil && !outcome.timedOut ? " (it was let run to its end: exit \(outcome.status))" : ""
+            throw HarnessError(Interruption.exitStatus, "interrupted by \(Interruption.signalName) while \(description)\(finished)")
+        }
         return Outcome(status: outcome.status, timedOut: outcome.timedOut,
                        output: String(decoding: collected, as: UTF8.self))
+    }
+
+    /// `activity`, or "running" and the command line (shortened).
+    public var description: String {
+        activity ?? "running \(([executable] + arguments).joined(separator: " ").prefix(200))"
     }
 
     /// Runs with stdin from `stdinPath` (/dev/null by default), handing
@@ -86,7 +107,7 @@ public struct Subprocess {
         }
         try process.run()
         let pid = process.processIdentifier
-        let expired = Watchdog(pid: pid, after: timeout, stopWhen: stopWhen)
+        let expired = Watchdog(pid: pid, after: timeout, stopWhen: stopWhen, finishWhenInterrupted: finishWhenInterrupted)
         let reader = pipe.fileHandleForReading
         while true {
             let chunk = reader.availableData
@@ -118,20 +139,31 @@ final class Watchdog: @unchecked Sendable {
 
     /// `pid` leads its own process group (checked right after it started,
     /// so a reused pid can never make the group kill hit someone else).
-    init(pid: Int32, after limit: Duration, stopWhen: (@Sendable () -> Bool)? = nil) {
+    /// With `finishWhenInterrupted`, an interruption does not kill: it is
+    /// announced once and the deadline alone ends the wait.
+    init(pid: Int32, after limit: Duration, stopWhen: (@Sendable () -> Bool)? = nil,
+         finishWhenInterrupted: (@Sendable () -> Void)? = nil) {
         let leadsGroup = getpgid(pid) == pid
         let thread = Thread { [self] in
             let deadline = Deadline(after: limit)
             var stop = false
-            while !deadline.hasPassed && !Interruption.isRequested && !stop {
+            var announced = false
+            while !deadline.hasPassed && !stop {
                 if lock.withLock({ cancelled }) { return }
+                if Interruption.isRequested {
+                    guard let finishWhenInterrupted else { break }
+                    if !announced {
+                        announced = true
+                        finishWhenInterrupted()
+                    }
+                }
                 Deadline.nap(.milliseconds(50))
                 stop = stopWhen?() ?? false
             }
             // An interruption is not a time-out: the caller reads Interruption.
             if stop {
                 lock.withLock { _stopped = true }
-            } else if !Interruption.isRequested {
+            } else if deadline.hasPassed {
                 lock.withLock { _fired = true }
             }
             ProcessTree.kill(root: pid, killGroup: leadsGroup)

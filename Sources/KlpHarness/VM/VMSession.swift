@@ -29,6 +29,8 @@ public struct VMSession: Sendable {
         public var buildRoot = ".build/kmod"
         public var guestRoot = ".build/guest"
         public var vng = ".venv/bin/vng"
+        /// What a --kernel-tree's .config must set (merge_config.sh syntax).
+        public var configFragment = "kmod/klp-harness.config"
         /// Run this shell command in the guest instead of the suite.
         public var exec: String?
         /// Run the explorer in the guest instead of the suite.
@@ -105,13 +107,16 @@ public struct VMSession: Sendable {
     }
 
     public func run() throws -> ExitStatus {
+        // First: a Ctrl-C while a kernel is downloaded, unpacked or
+        // extracted must stop the tool and report the interruption (130),
+        // not the tool's failure, and must never kill an apt-get install.
+        Interruption.install()
         // Parse the scenarios on the host first: a malformed file or an
         // unknown name is bad input before any kernel is fetched or booted,
         // and the host tells the guest exactly which scenarios to run.
         let planned = options.exec == nil && options.explore == nil
             ? try ScenarioSuite.select(directory: absolute(options.scenarios), names: options.names, shard: options.shard).scenarios
             : []
-        Interruption.install()
         let preparations = try prepareKernels()
         let streaming = preparations.count == 1
         let outcomes = KernelOutcomes(count: preparations.count)
@@ -140,10 +145,13 @@ public struct VMSession: Sendable {
         }
         let guestRunner = runner
         if let explore = options.explore {
+            // Each kernel's results folder and guest image for the whole
+            // exploration, as for the suite (vmRunLocks).
+            let locks = try prepared.map { try vmRunLocks($0.kernel.release) }
             let images = try prepared.map { try guestImage(for: $0, runner: guestRunner) }
             let session = ExploreSession(vm: self, explore: explore, prepared: prepared, images: images,
                                          accelerator: choice.accelerator)
-            return try session.run()
+            return try withExtendedLifetime(locks) { try session.run() }
         }
         let runOne: @Sendable (Int) -> Void = { index in
             guard !Interruption.isRequested else { return }
@@ -237,14 +245,18 @@ public struct VMSession: Sendable {
             if !releases.contains(release) { releases.append(release) }
         }
         var kernels: [(release: String, provisioned: Result<ProvisionedKernel, HarnessError>)] = []
+        let cache = absolute(options.cache)
         for release in releases {
             kernels.append((release, try Self.perKernel {
-                try KernelProvisioner(cacheDirectory: absolute(options.cache), apt: apt).provision(release: release)
+                let lock = try lock("\(cache)/kernels", release, for: "the kernel cache of \(release)", bound: Self.provisioningBound)
+                return try withExtendedLifetime(lock) {
+                    try KernelProvisioner(cacheDirectory: cache, apt: apt).provision(release: release)
+                }
             }))
         }
         var seen = Set(releases)
         for tree in options.kernelTrees {
-            let kernel = try KernelTree.provision(absolute(tree))
+            let kernel = try KernelTree.provision(absolute(tree), fragment: absolute(options.configFragment))
             log("kernel tree \(tree) is \(kernel.release)")
             if seen.insert(kernel.release).inserted { kernels.append((kernel.release, .success(kernel))) }
         }
@@ -259,7 +271,11 @@ public struct VMSession: Sendable {
                 return .failed(release: release, error: error)
             case .success(let kernel):
                 log("building kmod/ against \(kernel.buildDirectory)")
-                switch try Self.perKernel({ try builder.build(for: kernel) }) {
+                let built = try Self.perKernel {
+                    let lock = try lock(outputRoot, kernel.release, for: "the modules built for \(kernel.release)", bound: Self.buildBound)
+                    return try withExtendedLifetime(lock) { try builder.build(for: kernel) }
+                }
+                switch built {
                 case .success(let modules): return .ready(PreparedKernel(kernel: kernel, modules: modules))
                 case .failure(let error): return .failed(release: kernel.release, error: error)
                 }
@@ -304,6 +320,43 @@ public struct VMSession: Sendable {
         return outcome
     }
 
+    /// How long a run waits for another run's kernel provisioning: that
+    /// run's own steps are bounded (apt-get download and install 900 s
+    /// each, unpacking and depmod 300 s each), so this is their sum.
+    static let provisioningBound: Duration = .seconds(2400)
+    /// Another run's `make` of kmod/ is bounded by 600 s, its guest image
+    /// takes seconds.
+    static let buildBound: Duration = .seconds(660)
+
+    /// The lock `<directory>/<release>.lock`, waiting (bounded, announced)
+    /// while another run on this checkout holds it.
+    func lock(_ directory: String, _ release: String, for what: String, bound: Duration) throws -> FileLock {
+        try FileBytes.makeDirectories(directory)
+        return try FileLock.acquire("\(directory)/\(release).lock", for: what, bound: bound) { log($0) }
+    }
+
+    /// A second run on the same results folder waits for the first: both
+    /// then keep whole results, where the winner's used to overwrite the
+    /// loser's. It waits at most what a whole VM run may take (its own
+    /// --vm-timeout, which another run's default matches), plus a minute for
+    /// the guest image; past that the other run is stuck, and this one says
+    /// so instead of waiting for ever.
+    var resultsBound: Duration { options.wallClockLimit + .seconds(60) }
+
+    /// The locks one kernel's VM run holds from clearing its results folder
+    /// to its last boot, always taken in this order (results, guest image)
+    /// so that two runs can never hold one each and wait for the other.
+    func vmRunLocks(_ release: String) throws -> [FileLock] {
+        let results = absolute(options.results)
+        // Refuses a results root that is a link or another user's (exit 2)
+        // before a lock file is created inside it.
+        _ = try DirectoryHandle.open(creating: results)
+        let resultsLock = try lock(results, release, for: "\(options.results)/\(release)", bound: resultsBound)
+        let guestLock = try lock(absolute(options.guestRoot), release,
+                                 for: "the guest image \(options.guestRoot)/\(release).cpio", bound: resultsBound)
+        return [resultsLock, guestLock]
+    }
+
     /// The suite in the hermetic guest: an initramfs of this runner, the
     /// modules and the scenarios, booted straight from the kernel.
     func runSuite(_ prepared: PreparedKernel, runner: String, accelerator: Accelerator, streaming: Bool, planned: [Scenario]) -> KernelOutcome {
@@ -312,6 +365,8 @@ public struct VMSession: Sendable {
         var outcome = KernelOutcome(release: release, status: .infrastructure, elapsed: .zero, resultsFolder: folder.root, document: nil)
         let started = ContinuousClock.now
         do {
+            let locks = try vmRunLocks(release)
+            defer { withExtendedLifetime(locks) {} }
             try folder.prepare()
             let consoleLog = "\(folder.root)/\(ResultsFolder.consoleLogName)"
             try FileBytes.write("", to: consoleLog)
@@ -371,7 +426,10 @@ public struct VMSession: Sendable {
         let contents = GuestImage.Contents(runner: runner, busybox: busybox, modules: prepared.modules,
                                            scenarios: absolute(options.scenarios))
         let libraries = Set(try GuestImage.libraries(of: runner) + GuestImage.libraries(of: busybox)).sorted()
-        return try GuestImage.build(contents, libraries: libraries, to: imagePath)
+        // The modules must not be rebuilt under the image while it copies them.
+        let modules = try lock(URL(fileURLWithPath: prepared.modules).deletingLastPathComponent().path, prepared.kernel.release,
+                               for: "the modules built for \(prepared.kernel.release)", bound: Self.buildBound)
+        return try withExtendedLifetime(modules) { try GuestImage.build(contents, libraries: libraries, to: imagePath) }
     }
 
     /// `--exec`: a shell command in a virtme-ng guest that shares the host's
