@@ -6,9 +6,11 @@
  * every BURST calls: a vCPU that never idles answers another vCPU's
  * interrupts late under single-threaded TCG (QEMU switches vCPUs on a
  * 100 ms timer, or when one pauses or halts), and every text patch the
- * kernel makes waits for such an interrupt on each CPU. A call that returns anything but the caller's pid
- * is reported and ends that process with status 1: a livepatch of getpid
- * must not change what user space sees.
+ * kernel makes waits for such an interrupt on each CPU.
+ *
+ * A call that returns anything but the caller's pid is reported and ends
+ * that process with status 1: a livepatch of getpid must not change what
+ * user space sees.
  *
  * Statically linked, so that a busybox initramfs can run it as it is.
  */
