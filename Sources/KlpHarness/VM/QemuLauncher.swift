@@ -43,9 +43,10 @@ public struct QemuLauncher: Sendable {
     /// kernel's text patching (an int3 first, then the tail, then the first
     /// byte: text_poke_bp_batch() in arch/x86/kernel/alternative.c) then
     /// leaves a stale int3 the kernel no longer expects, and the guest
-    /// oopses with "Oops: int3" in the patched function (getpid under a
-    /// livepatch of it, or irqentry_exit: every livepatch transition
-    /// rewrites the preemption static calls). QEMU's fix is commit
+    /// oopses with "Oops: int3" in the patched code (getpid under a
+    /// livepatch of it; irqentry_exit in CI, probably through the
+    /// preemption static calls every livepatch transition rewrites on
+    /// PREEMPT_DYNAMIC kernels). QEMU's fix is commit
     /// deba78709ae8 ("accel/tcg: Always lock pages before translation");
     /// bookworm ships QEMU 7.2. One TCG thread never translates while
     /// another vCPU writes. Measured with scripts/int3-soak (docs/vm.md,
