@@ -44,9 +44,9 @@ public struct QemuLauncher: Sendable {
     /// byte: text_poke_bp_batch() in arch/x86/kernel/alternative.c) then
     /// leaves a stale int3 the kernel no longer expects, and the guest
     /// oopses with "Oops: int3" in the patched code (getpid under a
-    /// livepatch of it; irqentry_exit in CI, probably through the
-    /// preemption static calls every livepatch transition rewrites on
-    /// PREEMPT_DYNAMIC kernels). QEMU's fix is commit
+    /// livepatch of it; irqentry_exit, whose preemption static call every
+    /// livepatch transition rewrites on PREEMPT_DYNAMIC kernels, as in
+    /// CI). QEMU's fix is commit
     /// deba78709ae8 ("accel/tcg: Always lock pages before translation");
     /// bookworm ships QEMU 7.2. One TCG thread never translates while
     /// another vCPU writes. Measured with scripts/int3-soak (docs/vm.md,
