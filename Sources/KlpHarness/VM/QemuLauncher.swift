@@ -67,10 +67,32 @@ public struct QemuLauncher: Sendable {
         ProcessInfo.processInfo.environment["KLP_HARNESS_TEST_DROP_KTAP"] == "1" ? "null,id=ktap" : "stdio,id=ktap,signal=off"
     }
 
+    /// The `-accel` value. TCG runs every vCPU on one host thread
+    /// (`thread=single`), not one thread each (multi-threaded TCG, QEMU's
+    /// default for x86 guests on x86 hosts). QEMU before 8.1 translates
+    /// guest code without holding the lock of the page it reads, so a vCPU
+    /// can build a translation block from bytes another vCPU is rewriting
+    /// at that moment and keep running the old bytes after the write. The
+    /// kernel's text patching (an int3 first, then the tail, then the first
+    /// byte: text_poke_bp_batch() in arch/x86/kernel/alternative.c) then
+    /// leaves a stale int3 the kernel no longer expects, and the guest
+    /// oopses with "Oops: int3" in the patched code (getpid under a
+    /// livepatch of it; irqentry_exit, whose preemption static call every
+    /// livepatch transition rewrites on PREEMPT_DYNAMIC kernels, as in
+    /// CI). QEMU's fix is commit
+    /// deba78709ae8 ("accel/tcg: Always lock pages before translation");
+    /// bookworm ships QEMU 7.2. One TCG thread never translates while
+    /// another vCPU writes. Measured with scripts/int3-soak (docs/vm.md,
+    /// "More than one vCPU under TCG"): no oops, and faster on a busy
+    /// 2-core host. With one vCPU the option changes nothing.
+    var accelerationOption: String {
+        accelerator == .tcg ? "tcg,thread=single" : accelerator.rawValue
+    }
+
     public func arguments(kernel: String, initrd: String, consoleLog: String, channel: String) -> [String] {
         [
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            "-accel", accelerator.rawValue, "-cpu", accelerator == .kvm ? "host" : "max",
+            "-accel", accelerationOption, "-cpu", accelerator == .kvm ? "host" : "max",
             "-m", memory, "-smp", String(cpus),
             "-kernel", kernel, "-initrd", initrd, "-append", kernelCommandLine,
             "-chardev", "file,id=console,append=on,path=\(Self.escaped(consoleLog))", "-serial", "chardev:console",

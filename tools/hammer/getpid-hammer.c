@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * getpid-hammer N [BURST]: forks N processes that call getpid(2) in a loop,
+ * through syscall(2) so that no C library cache can answer instead of the
+ * kernel, until they are killed. With BURST, each process sleeps 1 ms after
+ * every BURST calls: a vCPU that never idles answers another vCPU's
+ * interrupts late under single-threaded TCG (QEMU switches vCPUs on a
+ * 100 ms timer, or when one pauses or halts), and every text patch the
+ * kernel makes waits for such an interrupt on each CPU.
+ *
+ * A call that returns anything but the caller's pid is reported and ends
+ * that process with status 1: a livepatch of getpid must not change what
+ * user space sees.
+ *
+ * Statically linked, so that a busybox initramfs can run it as it is.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+static void hammer(long burst)
+{
+	const struct timespec pause = { .tv_nsec = 1000000 };
+	long pid = getpid();
+
+	for (long calls = 1;; calls++) {
+		long got = syscall(SYS_getpid);
+
+		if (got != pid) {
+			fprintf(stderr, "getpid-hammer: getpid returned %ld in process %ld\n", got, pid);
+			exit(1);
+		}
+		if (burst > 0 && calls % burst == 0)
+			nanosleep(&pause, NULL);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int count = argc > 1 ? atoi(argv[1]) : 2;
+	long burst = argc > 2 ? atol(argv[2]) : 0;
+	int failed = 0;
+
+	if (count < 1 || count > 256 || burst < 0) {
+		fprintf(stderr, "usage: getpid-hammer [1..256 processes] [calls between 1 ms sleeps]\n");
+		return 2;
+	}
+	for (int i = 0; i < count; i++) {
+		pid_t child = fork();
+
+		if (child < 0) {
+			perror("getpid-hammer: fork");
+			return 1;
+		}
+		if (child == 0)
+			hammer(burst);
+	}
+	/* The children only end by a signal or a wrong answer. */
+	for (int status; wait(&status) > 0;)
+		if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			failed = 1;
+	return failed;
+}
