@@ -132,7 +132,9 @@ final class HostFailurePathTests: XCTestCase {
         try scratch.write("modules:\n\t@echo 'this tree builds no modules' >&2; exit 1\n", to: "tree/Makefile")
         try scratch.write("not a kernel\n", to: "tree/arch/x86/boot/bzImage")
         try scratch.write("0.0.0-klp-unbuildable\n", to: "tree/include/config/kernel.release")
-        try scratch.write("#\nCONFIG_LIVEPATCH=y\nCONFIG_DYNAMIC_DEBUG=y\n", to: "tree/.config")
+        // Every option the harness needs, so the tree passes the .config
+        // check (kmod/klp-harness.config) and fails later, in the build.
+        try scratch.write(try String(contentsOfFile: "\(HarnessProcess.repository)/kmod/klp-harness.config", encoding: .utf8), to: "tree/.config")
         let results = try scratch.subdirectory("results")
         let result = try HarnessProcess.run(["vm", "--accel", "tcg", "--cpus", "1", "--kernel", "6.1", "--kernel-tree", tree,
                                              "--results", results, "pre-patch-callback-enodev"])
