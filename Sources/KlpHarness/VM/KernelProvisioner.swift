@@ -34,7 +34,7 @@ public struct KernelProvisioner: Sendable {
         }
         let image = try image(for: release)
         return ProvisionedKernel(release: release, image: image, buildDirectory: buildDirectory,
-                                 vmlinux: vmlinux(from: image, in: "\(cacheDirectory)/kernels/\(release)"))
+                                 vmlinux: try vmlinux(from: image, in: "\(cacheDirectory)/kernels/\(release)"))
     }
 
     /// Extracted once and kept beside the image. Under TCG this saves the
@@ -42,7 +42,7 @@ public struct KernelProvisioner: Sendable {
     /// file that is not whole is extracted again, once; where extraction can
     /// never work, `vmlinux.unavailable` says why and the bzImage boots
     /// without trying again on every run.
-    func vmlinux(from image: String, in directory: String) -> String? {
+    func vmlinux(from image: String, in directory: String) throws -> String? {
         let vmlinux = "\(directory)/vmlinux"
         let unavailable = "\(directory)/vmlinux.unavailable"
         if let reason = try? KernelFile.readValue(unavailable) {
@@ -66,6 +66,8 @@ public struct KernelProvisioner: Sendable {
                 return nil
             }
         } catch {
+            // Ctrl-C is the user's word, not a failed extraction: stop (130).
+            if Interruption.isRequested { throw error }
             // Possibly fixed by next time (a tool installed, disk space freed).
             apt.log("warning: booting the bzImage of \(image) this time: extracting its ELF kernel failed: \(error)")
             return nil
