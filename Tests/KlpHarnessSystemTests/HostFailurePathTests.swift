@@ -264,6 +264,22 @@ final class HostFailurePathTests: XCTestCase {
         XCTAssertTrue(diff.contains("RIP: 0010:pre_patch_callback"), diff)
     }
 
+    /// Bad input found in the hermetic guest (a program that is not in the
+    /// module directory) is exit 2 with the guest's message, as on a host:
+    /// the runner stops before it opens the results channel, and the init's
+    /// exit-status frame must still arrive whole.
+    func testBadInputInTheGuestIsExit2() throws {
+        let scratch = try ScratchDirectory()
+        let scenarios = try scratch.subdirectory("scenarios")
+        try "% spawn 1 no-such-program\n".write(toFile: "\(scenarios)/01-spawn-missing.scenario", atomically: true, encoding: .utf8)
+        let result = try HarnessProcess.run(["vm", "--accel", "tcg", "--cpus", "1", "--scenarios", scenarios,
+                                             "--results", "\(scratch.path)/results"])
+        XCTAssertEqual(result.status, 2, result.output)
+        XCTAssertTrue(result.stderr.contains("guest: error: scenarios/01-spawn-missing.scenario:1: spawn no-such-program: modules/no-such-program is not an executable file"),
+                      result.stderr)
+        XCTAssertFalse(result.stderr.contains("witnesses disagree"), result.stderr)
+    }
+
     /// A kernel that hangs in a callback is that scenario's failure too:
     /// the soft-lockup detector panics it (softlockup_panic=1), and the
     /// scenario after it runs in a guest booted again.

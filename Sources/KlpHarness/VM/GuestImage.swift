@@ -36,6 +36,10 @@ public struct GuestImage: Sendable {
         echo "# guest: init started $(cut -d' ' -f1 /proc/uptime) s after the kernel did" >/dev/ttyS1
         . /klp/boot.conf
         cd /klp
+        # Raw before anything is written: the runner makes the channel raw
+        # when it opens it, but bad input ends it before that, and a cooked
+        # tty turns the exit-status frame's "\\n" into "\\r\\n".
+        stty -F /dev/ttyS2 raw -echo
         /klp/klp-harness "$@" --modules modules --results /results --results-channel /dev/ttyS2 >/dev/ttyS1 2>&1
         status=$?
         echo "klp-harness-guest: exit $status" >/dev/ttyS1
