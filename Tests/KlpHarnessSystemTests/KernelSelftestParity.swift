@@ -343,7 +343,7 @@ enum ParityCheck {
     }
 
     static func table(_ rows: [ParityRow], missing: [String], extra: [String], release: String) -> String {
-        let width = max(20, rows.map(\.kernelTest.count).max() ?? 0)
+        let width = max(20, (rows.map(\.kernelTest) + missing).map(\.count).max() ?? 0)
         let scenarioWidth = max(10, rows.map(\.scenario.count).max() ?? 0)
         func pad(_ text: String, _ count: Int) -> String {
             text + String(repeating: " ", count: max(0, count - text.count))
