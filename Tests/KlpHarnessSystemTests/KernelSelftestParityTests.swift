@@ -50,7 +50,7 @@ final class KernelSelftestParityTests: XCTestCase {
         print("kernel tests: \(tests.count) in \(scripts.count) scripts (\(directory))")
 
         XCTAssertEqual(missing, [], "kernel selftests with no scenario citing them")
-        for row in rows where row.diff != nil {
+        for row in rows where row.failed {
             XCTFail("\(row.kernelTest) vs \(row.scenario): not at parity (the diff is printed above)")
         }
     }
@@ -156,6 +156,40 @@ final class KernelSelftestParityTests: XCTestCase {
             "% sysctl kernel.ftrace_enabled=0",
             #"sysctl: setting key "kernel.ftrace_enabled": Device or resource busy"#,
         ]))
+    }
+
+    /// 6.12's insmod says "Invalid parameters" for -EINVAL (kmod's
+    /// mod_strerror), 6.1's modprobe and our runner "Invalid argument".
+    func testInsmodsOwnErrorWordingIsStrerrors() {
+        XCTAssertEqual(TranscriptParity.normalizeKernel([
+            "insmod: ERROR: could not insert module test_modules/test_klp_state.ko: Invalid parameters",
+        ]), TranscriptParity.normalizeOurs([
+            "insmod: ERROR: could not insert module livepatch-state.ko: Invalid argument",
+        ]))
+        XCTAssertEqual(TranscriptParity.normalizeKernel([
+            "modprobe: ERROR: could not insert 'test_klp_state': Invalid argument",
+        ]), TranscriptParity.normalizeOurs([
+            "insmod: ERROR: could not insert module livepatch-state.ko: Invalid argument",
+        ]))
+    }
+
+    /// Only the listed test may be a superset, and only if every kernel line
+    /// is in ours in order; it is never reported "ok".
+    func testOnlyTheListedNewerTestMayBeASuperset() {
+        let kernel = KernelSelftest(script: "test-livepatch.sh", name: "atomic replace livepatch",
+                                    expected: ["% modprobe test_klp_livepatch", "% rmmod test_klp_livepatch"])
+        func row(_ ours: String, _ test: KernelSelftest = kernel) throws -> ParityRow {
+            let scenario = try ScenarioParser.parse(ours, path: "/f/14-x.scenario")
+            let cited = CitedScenario(scenario: scenario, file: "14-x.scenario", citation: test.citation, requiredVersion: nil)
+            return ParityCheck.compare(tests: [test], scenarios: [cited], release: "6.1.0").rows[0]
+        }
+        let superset = "% insmod livepatch-cmdline.ko\n% insmod livepatch-callbacks-demo.ko\n% rmmod livepatch_cmdline\n"
+        XCTAssertEqual(try row(superset).verdict, "superset")
+        XCTAssertFalse(try row(superset).failed)
+        XCTAssertEqual(try row("% insmod livepatch-callbacks-demo.ko\n% rmmod livepatch_cmdline\n").verdict, "DIFF")
+        var other = kernel
+        other.name = "basic function patching"
+        XCTAssertEqual(try row(superset, other).verdict, "DIFF")
     }
 
     func testSyscallTestsLogLineIsOurWaitForValue() {
