@@ -59,6 +59,8 @@ final class SelftestBenchTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("sysfs") && $0.contains("exit 1") && $0.contains("0/1 pass") && $0.contains("0.40") }, table)
         XCTAssertTrue(lines.contains { $0.hasPrefix("total") && $0.contains("70.0") && $0.contains("34.0") && $0.contains("0.49") }, table)
         XCTAssertTrue(table.contains("ours in kernel transitions: 22.0 s of 34.0 s"), table)
+        let kernelOnly = SelftestBench(kernel: kernel, ours: [], oursProcessSeconds: nil).table(title: "t")
+        XCTAssertTrue(kernelOnly.split(separator: "\n").contains { $0.hasPrefix("total") && $0.contains("70.0") && !$0.contains("0.00") }, kernelOnly)
     }
 
     func testAMalformedTimingLineIsAnError() {
