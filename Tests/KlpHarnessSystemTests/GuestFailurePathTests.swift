@@ -343,4 +343,66 @@ final class GuestFailurePathTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.stdout.contains("# kernel was not clean before the scenario; clean-up: unloaded livepatch_callbacks_mod"), result.stdout)
     }
+    /// The clean-up of issue 16's actions on every path that ends a
+    /// scenario early: getpid hammers spawned, then a failing
+    /// check_sysfs_value (a failure); hammers spawned, then a wait_for_value
+    /// that never comes true (a timeout); ftrace_enabled set to 0, then a
+    /// livepatch load the kernel refuses (a failure). Afterwards no hammer
+    /// runs, no test module is loaded (tearDown) and ftrace_enabled reads
+    /// what it read before.
+    func testSpawnedProcessesAndSysctlAreUndoneWhenAScenarioFails() throws {
+        let hammer = "\(HarnessProcess.repository)/tools/hammer/getpid-hammer"
+        guard FileManager.default.isExecutableFile(atPath: hammer) else {
+            return XCTFail("\(hammer) is missing: build it with make -C tools/hammer (scripts/test does before step 4)")
+        }
+        let scratch = try ScratchDirectory()
+        let copy = try moduleCopy(scratch)
+        try FileManager.default.copyItem(atPath: hammer, toPath: "\(copy)/getpid-hammer")
+        let ftraceBefore = try Sysctl.ftraceEnabled.read()
+        XCTAssertEqual(ftraceBefore, "1", "the test needs ftrace on to begin with")
+        _ = try scenarioDirectory(scratch, "01-hammers-then-check-fails.scenario", """
+            % spawn 3 getpid-hammer
+            % spawn nproc getpid-hammer
+            % insmod livepatch-callbacks-demo.ko
+            % check_sysfs_value livepatch_callbacks_demo enabled 0
+            % rmmod livepatch_callbacks_demo
+            """)
+        _ = try scenarioDirectory(scratch, "02-hammers-then-timeout.scenario", """
+            % spawn 2 getpid-hammer
+            % insmod livepatch-callbacks-demo.ko
+            % wait_for_value /sys/kernel/livepatch/livepatch_callbacks_demo/enabled 0
+            """)
+        let directory = try scenarioDirectory(scratch, "03-ftrace-off-then-load-fails.scenario", """
+            % sysctl kernel.ftrace_enabled=0
+            % insmod livepatch-callbacks-demo.ko
+            """)
+        let result = try run(["--modules", copy, "--scenarios", directory, "--timeout", "8"], results: scratch.path)
+        XCTAssertEqual(result.status, 1, result.output)
+        let out = result.stdout
+        XCTAssertTrue(out.contains("not ok 1 hammers-then-check-fails\n"), out)
+        XCTAssertTrue(out.contains(#"# stopped at line 4 (% check_sysfs_value livepatch_callbacks_demo enabled 0): check_sysfs_value: ERROR: /sys/kernel/livepatch/livepatch_callbacks_demo/enabled reads "1", expected "0""#), out)
+        let hammers = 3 + min(ProcessInfo.processInfo.activeProcessorCount, 128)
+        XCTAssertTrue(out.contains("# clean-up after the scenario: killed and reaped \(hammers) spawned process(es) (getpid-hammer); disabled patch livepatch_callbacks_demo; unloaded livepatch_callbacks_demo"), out)
+        XCTAssertTrue(out.contains("not ok 2 hammers-then-timeout # TIMEOUT 8 seconds"), out)
+        XCTAssertTrue(out.contains(#"# stopped: timed out after 8.000 s waiting for /sys/kernel/livepatch/livepatch_callbacks_demo/enabled to read "0""#), out)
+        XCTAssertTrue(out.contains("# clean-up after the scenario: killed and reaped 2 spawned process(es) (getpid-hammer); disabled patch livepatch_callbacks_demo"), out)
+        XCTAssertTrue(out.contains("not ok 3 ftrace-off-then-load-fails\n"), out)
+        XCTAssertTrue(out.contains("insmod: ERROR: could not insert module livepatch-callbacks-demo.ko: Device or resource busy"), out)
+        XCTAssertTrue(out.contains("# clean-up after the scenario: restored kernel.ftrace_enabled from 0 to \(ftraceBefore)"), out)
+        XCTAssertEqual(try Sysctl.ftraceEnabled.read(), ftraceBefore)
+        // The runner reaped them itself; a hammer it missed would still run
+        // (or, orphaned, wait for init as a zombie).
+        XCTAssertEqual(Self.processes(named: "getpid-hammer"), [], "getpid-hammer processes left behind")
+        // The check's error line is in the actual transcript, after its action line.
+        let actual = try String(contentsOfFile: "\(scratch.path)/\(SystemState.kernelRelease)/hammers-then-check-fails/actual.txt", encoding: .utf8)
+        XCTAssertTrue(actual.hasSuffix("% check_sysfs_value livepatch_callbacks_demo enabled 0\ncheck_sysfs_value: ERROR: /sys/kernel/livepatch/livepatch_callbacks_demo/enabled reads \"1\", expected \"0\"\n"), actual)
+    }
+
+    /// Pids whose /proc/PID/comm is `name`, zombies included.
+    static func processes(named name: String) -> [String] {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { $0.allSatisfy(\.isNumber) } ?? []
+        return pids.filter { pid in
+            (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines) == name
+        }.sorted()
+    }
 }

@@ -225,6 +225,45 @@ final class HostFailurePathTests: XCTestCase {
         XCTAssertTrue(try String(contentsOfFile: "\(results)/index.html", encoding: .utf8).contains("crash-in-pre-patch"))
     }
 
+    /// User-space load does not change that: a scenario that starts
+    /// getpid-hammer processes (`% spawn`, the program built beside the
+    /// modules and shipped in the guest image) and then oopses is `crash`,
+    /// that scenario only; the guest is booted again and the next scenario
+    /// passes. The spawn must have worked for the insmod after it to run at
+    /// all (a failed action stops its scenario as `fail`, with no crash).
+    func testKernelCrashWhileHammersRunFailsOnlyItsScenario() throws {
+        let scratch = try ScratchDirectory()
+        let scenarios = try scratch.subdirectory("scenarios")
+        let crashing = """
+            # Two processes call getpid in a loop while the pre-patch callback
+            # oopses; with oops=panic the guest panics under that load.
+            % spawn 2 getpid-hammer
+            % insmod livepatch-callbacks-crash.ko crash=oops
+            livepatch: enabling patch 'livepatch_callbacks_crash'
+            livepatch: 'livepatch_callbacks_crash': initializing patching transition
+            livepatch_callbacks_crash: pre_patch_callback: crash=oops
+
+            """
+        try crashing.write(toFile: "\(scenarios)/01-crash-while-hammering.scenario", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: "\(HarnessProcess.repository)/scenarios/06-pre-patch-callback-enodev.scenario",
+                                         toPath: "\(scenarios)/02-pre-patch-callback-enodev.scenario")
+        let results = "\(scratch.path)/results"
+        let result = try HarnessProcess.run(["vm", "--accel", "tcg", "--cpus", "1", "--scenarios", scenarios, "--results", results])
+        XCTAssertEqual(result.status, 1, result.output)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains("# kernel crashed: BUG: kernel NULL pointer dereference, address: 0000000000000000"), result.stdout)
+        XCTAssertTrue(lines.contains("not ok 1 crash-while-hammering"), result.stdout)
+        XCTAssertTrue(lines.contains("ok 2 pre-patch-callback-enodev"), result.stdout)
+        XCTAssertTrue(lines.contains("1 passed, 1 failed"), result.stdout)
+        XCTAssertTrue(result.stderr.contains("(2 boots, exit 1)"), result.stderr)
+        let release = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: results).first { $0.hasPrefix("6.") })
+        let document = try ResultsDocument.read(from: "\(results)/\(release)/results.json")
+        XCTAssertEqual(document.scenarios.map(\.status), [.crash, .pass])
+        XCTAssertTrue(document.complete)
+        let diff = try String(contentsOfFile: "\(results)/\(release)/crash-while-hammering/diff.txt", encoding: .utf8)
+        XCTAssertTrue(diff.contains("RIP: 0010:pre_patch_callback"), diff)
+    }
+
     /// A kernel that hangs in a callback is that scenario's failure too:
     /// the soft-lockup detector panics it (softlockup_panic=1), and the
     /// scenario after it runs in a guest booted again.

@@ -2,7 +2,13 @@
 /*
  * getpid-hammer N [BURST]: forks N processes that call getpid(2) in a loop,
  * through syscall(2) so that no C library cache can answer instead of the
- * kernel, until they are killed. With BURST, each process sleeps 1 ms after
+ * kernel, until they are killed (scripts/int3-soak).
+ *
+ * getpid-hammer with no arguments: calls getpid(2) in a loop in its own
+ * process, no fork, so the pid a scenario's `spawn` sees is the pid that
+ * calls the patched getpid (the klp_pids list of livepatch-getpid). It
+ * asks for SIGKILL when its parent dies (prctl(2) PR_SET_PDEATHSIG), so a
+ * runner that dies without its clean-up leaves no hammer behind. With BURST, each process sleeps 1 ms after
  * every BURST calls: a vCPU that never idles answers another vCPU's
  * interrupts late under single-threaded TCG (QEMU switches vCPUs on a
  * 100 ms timer, or when one pauses or halts), and every text patch the
@@ -19,6 +25,7 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -41,12 +48,24 @@ static void hammer(long burst)
 
 int main(int argc, char **argv)
 {
-	int count = argc > 1 ? atoi(argv[1]) : 2;
+	int count = argc > 1 ? atoi(argv[1]) : 0;
 	long burst = argc > 2 ? atol(argv[2]) : 0;
 	int failed = 0;
 
+	if (argc == 1) {
+		pid_t parent = getppid();
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+			perror("getpid-hammer: prctl");
+			return 1;
+		}
+		/* The parent may have died before prctl: then nobody kills us. */
+		if (getppid() != parent)
+			return 1;
+		hammer(0);
+	}
 	if (count < 1 || count > 256 || burst < 0) {
-		fprintf(stderr, "usage: getpid-hammer [1..256 processes] [calls between 1 ms sleeps]\n");
+		fprintf(stderr, "usage: getpid-hammer [1..256 processes [calls between 1 ms sleeps]]\n");
 		return 2;
 	}
 	for (int i = 0; i < count; i++) {

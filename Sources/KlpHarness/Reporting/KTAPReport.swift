@@ -45,6 +45,7 @@ public struct KTAPReport {
         case .interrupted(let signal): return "not ok \(number) \(name) # ERROR interrupted by \(signal)"
         case .error(let message): return "not ok \(number) \(name) # ERROR \(message)"
         case .crashed: return "not ok \(number) \(name)"
+        case .skipped(let reason): return "ok \(number) \(name) # SKIP \(reason)"
         }
     }
 

@@ -53,7 +53,7 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
         let name = result.scenario.name
         var artifacts = ["expected": "\(name)/expected.txt", "actual": "\(name)/actual.txt", "kmsg": "\(name)/kmsg.txt"]
         let diff = UnifiedDiff(expected: result.expected, actual: result.actual).render()
-        if !result.passed { artifacts["diff"] = "\(name)/diff.txt" }
+        if !result.isSuccess { artifacts["diff"] = "\(name)/diff.txt" }
         scenarios.append(Entry(
             number: number, name: name, status: ScenarioStatus(result.status),
             durationSeconds: result.wallTime.seconds,

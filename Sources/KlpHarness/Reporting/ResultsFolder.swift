@@ -79,7 +79,7 @@ public struct ResultsFolder: Sendable {
         try FileBytes.writeLines(result.expected, to: "\(directory)/expected.txt")
         try FileBytes.writeLines(result.actual, to: "\(directory)/actual.txt")
         try FileBytes.writeLines(result.records.map(\.dmesgLine), to: "\(directory)/kmsg.txt")
-        if !result.passed {
+        if !result.isSuccess {
             try FileBytes.writeLines(result.diffFileLines, to: "\(directory)/diff.txt")
         }
     }
@@ -154,7 +154,7 @@ public final class OpenResultsFolder {
             ("actual.txt", result.actual),
             ("kmsg.txt", result.records.map(\.dmesgLine)),
         ]
-        if !result.passed { files.append(("diff.txt", result.diffFileLines)) }
+        if !result.isSuccess { files.append(("diff.txt", result.diffFileLines)) }
         for (file, lines) in files {
             try scenario.writeAtomically(lines.map { $0 + "\n" }.joined(), to: file)
         }

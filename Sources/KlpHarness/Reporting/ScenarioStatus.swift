@@ -23,6 +23,7 @@ public enum ScenarioStatus: String, Codable, Sendable, CaseIterable {
         case .timedOut: self = .timeout
         case .interrupted, .error: self = .error
         case .crashed: self = .crash
+        case .skipped: self = .skip
         }
     }
 

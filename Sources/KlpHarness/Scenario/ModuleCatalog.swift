@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The built test modules a run may load, checked before anything touches
 /// the kernel: a missing file, a module built for another kernel or a
 /// non-livepatch used as a livepatch is reported up front, with nothing loaded.
@@ -90,27 +94,48 @@ public struct ModuleCatalog: Sendable {
                     remedy: known)
             }
         case .write(_, .patchEnabled(let patch)), .waitForTransition(let patch):
-            guard let info = modules[patch] else {
+            try validateLivepatch(patch, file: "/sys/kernel/livepatch/\(patch)/enabled", place: place, known: known)
+        case .checkSysfsRights(let file, _), .checkSysfsValue(let file, _), .waitForValue(.patchFile(let file), _):
+            try validateLivepatch(file.patch, file: "/sys/kernel/livepatch/\(file.patch)", place: place, known: known)
+        case .write(_, .moduleParameter(let module, let parameter)), .waitForValue(.moduleParameter(let module, let parameter), _):
+            try validateParameter(parameter, of: module, place: place, known: known)
+        case .spawn(_, let program):
+            // The hammer ships beside the modules (make -C tools/hammer, then
+            // copied in); nothing outside the directory can be started.
+            var info = stat()
+            guard stat(path(of: program), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(path(of: program), X_OK) == 0 else {
                 throw HarnessError.badInput(
-                    "\(place): /sys/kernel/livepatch/\(patch)/enabled: \(patch) is not a test module; a scenario may switch only its own livepatches",
-                    remedy: known)
+                    "\(place): spawn \(program): \(path(of: program)) is not an executable file",
+                    remedy: "build it (make -C tools/hammer for getpid-hammer) and copy it into the module directory \(directory)")
             }
-            guard info.isLivepatch else {
-                throw HarnessError.badInput(
-                    "\(place): the scenario drives \(patch) as a livepatch, but its modinfo has no 'livepatch: Y'",
-                    remedy: "build it with MODULE_INFO(livepatch, \"Y\") and klp_enable_patch(), or fix the scenario")
-            }
-        case .write(_, .moduleParameter(let module, let parameter)):
-            guard let info = modules[module] else {
-                throw HarnessError.badInput(
-                    "\(place): /sys/module/\(module)/parameters/\(parameter): \(module) is not a test module; a scenario may write only its own modules' parameters",
-                    remedy: known)
-            }
-            guard info.parameters.contains(parameter) else {
-                throw HarnessError.badInput(
-                    "\(place): \(module) has no parameter '\(parameter)' in its modinfo",
-                    remedy: "its parameters: \(info.parameters.isEmpty ? "none" : info.parameters.joined(separator: ", "))")
-            }
+        case .grep, .sysctl, .kill:
+            break
+        }
+    }
+
+    private func validateLivepatch(_ patch: String, file: String, place: String, known: String) throws {
+        guard let info = modules[patch] else {
+            throw HarnessError.badInput(
+                "\(place): \(file): \(patch) is not a test module; a scenario may switch only its own livepatches",
+                remedy: known)
+        }
+        guard info.isLivepatch else {
+            throw HarnessError.badInput(
+                "\(place): the scenario drives \(patch) as a livepatch, but its modinfo has no 'livepatch: Y'",
+                remedy: "build it with MODULE_INFO(livepatch, \"Y\") and klp_enable_patch(), or fix the scenario")
+        }
+    }
+
+    private func validateParameter(_ parameter: String, of module: String, place: String, known: String) throws {
+        guard let info = modules[module] else {
+            throw HarnessError.badInput(
+                "\(place): /sys/module/\(module)/parameters/\(parameter): \(module) is not a test module; a scenario may write only its own modules' parameters",
+                remedy: known)
+        }
+        guard info.parameters.contains(parameter) else {
+            throw HarnessError.badInput(
+                "\(place): \(module) has no parameter '\(parameter)' in its modinfo",
+                remedy: "its parameters: \(info.parameters.isEmpty ? "none" : info.parameters.joined(separator: ", "))")
         }
     }
 }

@@ -17,6 +17,10 @@ public final class ScenarioEngine {
     let timeout: Duration
     /// /proc/sys/kernel/tainted, read at each scenario's start and end.
     let taintPath: String
+    /// Processes `spawn` started; ended by `kill` or the clean-up.
+    let spawned = SpawnedLoad()
+    /// Sysctls the scenario sets, as found before it; the clean-up restores them.
+    private var sysctls = SysctlSnapshot()
     private var markerCount = 0
 
     /// Test modules the clean-up gave up on (a forced patch's module), with
@@ -48,11 +52,18 @@ public final class ScenarioEngine {
         let clock = ContinuousClock()
         let started = clock.now
         var diagnostics: [String] = []
+        let release = SystemState.kernelRelease
+        // Before anything touches the kernel: nothing to clean, no log window.
+        if let requirement = scenario.requirement, !requirement.isMet(by: release) {
+            let reason = requirement.skipReason(release: release)
+            return ScenarioResult(scenario: scenario, status: .skipped(reason), actual: [], records: [],
+                                  wallTime: clock.now - started, transitions: [], diagnostics: [reason], kernel: release)
+        }
         let deadline = Deadline(after: timeout)
 
         // The kernel must be clean before we start; if an earlier run left
         // something behind, clean it and say so.
-        let leftovers = cleaner.clean()
+        let leftovers = cleanUp()
         if !leftovers.isEmpty {
             diagnostics.append("kernel was not clean before the scenario; clean-up: " + leftovers.joined(separator: "; "))
         }
@@ -60,6 +71,9 @@ public final class ScenarioEngine {
         // Compared at the end: a flag such as W stays for the rest of the
         // boot, so only what this scenario's window added counts.
         let taintBefore = KernelTrouble.readTaint(taintPath)
+        sysctls.save(scenario.steps.compactMap { step in
+            if case .sysctl(let key, _) = step.action { key } else { nil }
+        })
         var harnessLines: Set<String> = []
         var status = ScenarioResult.Status.passed
         var records: [KmsgRecord] = []
@@ -93,7 +107,7 @@ public final class ScenarioEngine {
             records += try readLog(through: try mark("steps done \(scenario.name)"), deadline: Deadline(after: .seconds(10)))
             transcriptRecordCount = records.count
             transcriptGaps = kmsg.sequence.gaps(since: atBegin)
-            let afterwards = cleaner.clean()
+            let afterwards = cleanUp()
             if !afterwards.isEmpty {
                 diagnostics.append("clean-up after the scenario: " + afterwards.joined(separator: "; "))
             }
@@ -103,7 +117,7 @@ public final class ScenarioEngine {
             status = .error("\(error)")
             transcriptRecordCount = records.count
             transcriptGaps = kmsg.sequence.gaps(since: atBegin)
-            let afterwards = cleaner.clean()
+            let afterwards = cleanUp()
             if !afterwards.isEmpty {
                 diagnostics.append("clean-up after the error: " + afterwards.joined(separator: "; "))
             }
@@ -119,7 +133,6 @@ public final class ScenarioEngine {
         // is what the kernel prefixes their lines with, whatever the file name.
         let filter = TranscriptFilter(modules: catalog.names)
         let actual = filter.transcript(from: Array(records.prefix(transcriptRecordCount)), harnessLines: harnessLines)
-        let release = SystemState.kernelRelease
         let variants = scenario.variants(for: release)
         if !variants.isEmpty {
             diagnostics.insert("uses kernel-specific lines for \(release): " + variants.map { "line \($0.line)" }.joined(separator: ", "), at: 0)
@@ -140,6 +153,15 @@ public final class ScenarioEngine {
         result.crashExcerpt = crashExcerpt
         result.lostRecords = Self.lostCount(transcriptGaps)
         return result
+    }
+
+    /// Everything a scenario may have changed, undone in an order that lets
+    /// the next step work: spawned processes first (a process inside a
+    /// patched function keeps a transition from finishing), then sysctls
+    /// (a patch cannot be disabled cleanly with ftrace off), then the test
+    /// modules. Runs on every path, a signal included.
+    private func cleanUp() -> [String] {
+        spawned.endAll() + sysctls.restore() + cleaner.clean()
     }
 
     /// A scenario after which test modules are still loaded (or test patches
@@ -238,7 +260,7 @@ public final class ScenarioEngine {
 
     private func perform(_ step: Step, deadline: Deadline, harnessLines: inout Set<String>) throws {
         try log(step.logLine, into: &harnessLines)
-        if let failure = try execute(step.action, deadline: deadline) {
+        if let failure = try execute(step.action, deadline: deadline, harnessLines: &harnessLines) {
             try log(failure, into: &harnessLines)
             if !step.expectsFailure { throw Stop.unexpectedFailure(step: step, message: failure) }
         }
@@ -246,11 +268,12 @@ public final class ScenarioEngine {
 
     /// Performs an action and its waits. Returns the error line for the
     /// transcript when the action itself fails, as insmod/rmmod/sh print it.
-    private func execute(_ action: Action, deadline: Deadline) throws -> String? {
+    private func execute(_ action: Action, deadline: Deadline, harnessLines: inout Set<String>) throws -> String? {
         switch action {
         case .insert(let file, let parameters, let waitsForTransition):
             do {
-                try kmod.insertModule(atPath: catalog.path(of: file), parameters: parameters.joined(separator: " "))
+                let values = parameters.map(spawned.substitute)
+                try kmod.insertModule(atPath: catalog.path(of: file), parameters: values.joined(separator: " "))
             } catch {
                 return action.errorLine(error.errno.message, sysfs: sysfs)
             }
@@ -301,7 +324,67 @@ public final class ScenarioEngine {
                 try verbs.waitForSettledTransition(of: patch, deadline: deadline, isCancelled: Self.isCancelled)
             }
             return nil
+        case .checkSysfsRights(let file, let rights):
+            let path = file.path(in: sysfs)
+            do {
+                let actual = try FileRights.of(path)
+                return actual == rights ? nil : action.errorLine("\(path) has rights \"\(actual)\", expected \"\(rights)\"", sysfs: sysfs)
+            } catch {
+                return action.errorLine("\(path): \(error.errno.message)", sysfs: sysfs)
+            }
+        case .checkSysfsValue(let file, let value):
+            let path = file.path(in: sysfs)
+            do {
+                let actual = try Self.content(of: path)
+                return actual == value ? nil : action.errorLine("\(path) reads \"\(actual)\", expected \"\(value)\"", sysfs: sysfs)
+            } catch {
+                return action.errorLine("\(path): \(error.errno.message)", sysfs: sysfs)
+            }
+        case .grep(let text, let file):
+            let lines: [String]
+            do {
+                lines = try file.lines(containing: text)
+            } catch {
+                return action.errorLine("\(file.rawValue): \(error.errno.message)", sysfs: sysfs)
+            }
+            // Written now, between this action's line and the next one's,
+            // as the kernel's test does with `grep … > /dev/kmsg`.
+            for line in lines { try log(line, into: &harnessLines) }
+            return nil
+        case .sysctl(let key, let value):
+            do {
+                try key.write(value)
+            } catch {
+                return action.errorLine(error.errno.message, sysfs: sysfs)
+            }
+            return nil
+        case .spawn(let count, let program):
+            do {
+                try spawned.spawn(count.resolved, of: catalog.path(of: program), program: program)
+            } catch {
+                return action.errorLine("could not start \(program): \(error.errno.message)", sysfs: sysfs)
+            }
+            return nil
+        case .kill(let program):
+            try stoppingOnWait { try spawned.kill(program, deadline: deadline) }
+            return nil
+        case .waitForValue(let file, let value):
+            let path = file.path(in: sysfs)
+            try stoppingOnWait {
+                try deadline.wait(for: "\(path) to read \"\(value)\"", every: .milliseconds(10), isCancelled: Self.isCancelled) {
+                    (try? Self.content(of: path)) == value
+                }
+            }
+            return nil
         }
+    }
+
+    /// A sysfs file's content without its trailing newline, as `$(cat FILE)`
+    /// gives it to functions.sh's check_sysfs_value.
+    static func content(of path: String) throws(KernelFileError) -> String {
+        var text = try KernelFile.read(path)
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text
     }
 
     /// Whether `module` is a livepatch whose patch is enabled or in

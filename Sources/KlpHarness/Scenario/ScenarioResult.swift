@@ -12,6 +12,9 @@ public struct ScenarioResult: Sendable {
         /// The kernel oopsed, hit a BUG or WARN, or gained a taint flag
         /// during the scenario; the headline says which (KernelTrouble).
         case crashed(String)
+        /// Not run: the kernel is older than the scenario's `% requires`
+        /// line; the reason says which version it needs and why.
+        case skipped(String)
     }
 
     public var scenario: Scenario
@@ -37,7 +40,7 @@ public struct ScenarioResult: Sendable {
 
     /// Whether a diff of the transcript means something: it did not pass, and
     /// nothing of it is missing.
-    public var showsDiff: Bool { !passed && lostRecords == 0 }
+    public var showsDiff: Bool { !passed && !isSkipped && lostRecords == 0 }
 
     public var expected: [String] { scenario.transcript(for: kernel) }
 
@@ -45,4 +48,11 @@ public struct ScenarioResult: Sendable {
     public var expectedLineNumbers: [Int] { scenario.lines.filter { $0.applies(to: kernel) }.map(\.line) }
 
     public var passed: Bool { status == .passed }
+
+    public var isSkipped: Bool {
+        if case .skipped = status { true } else { false }
+    }
+
+    /// Passed or skipped: nothing for the suite's exit status to count.
+    public var isSuccess: Bool { passed || isSkipped }
 }

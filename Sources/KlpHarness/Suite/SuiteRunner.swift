@@ -98,7 +98,7 @@ public struct SuiteRunner {
         }
         report.totals(StatusTally(outcomes.map { ScenarioStatus($0.status) }))
         if Interruption.isRequested { return Interruption.exitStatus }
-        return outcomes.allSatisfy(\.passed) ? .passed : .failed
+        return outcomes.allSatisfy(\.isSuccess) ? .passed : .failed
     }
 
     /// What `run` and `explore` open before they touch the kernel: why

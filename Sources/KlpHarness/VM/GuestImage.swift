@@ -1,8 +1,9 @@
 import Foundation
 
 /// The initramfs of the hermetic guest: busybox, this runner and the shared
-/// libraries it links, the modules built for one kernel, the scenarios, and
-/// a small init. The guest uses nothing of the host's root file system, so
+/// libraries it links, the modules built for one kernel with the programs
+/// built beside them (ModuleBuilder.programs), the scenarios, and a small
+/// init. The guest uses nothing of the host's root file system, so
 /// it runs the same on every host.
 ///
 /// The image is written once per kernel and run; each boot appends a small
@@ -147,10 +148,15 @@ public struct GuestImage: Sendable {
             directory(String(library.prefix(upTo: library.lastIndex(of: "/") ?? library.startIndex)))
             archive.file(library, try FileBytes.read(library), executable: true)
         }
-        for (source, target, suffix) in [(contents.modules, "/klp/modules", ".ko"), (contents.scenarios, "/klp/scenarios", ".scenario")] {
-            for file in try KernelFile.listDirectory(source) where file.hasSuffix(suffix) {
-                archive.file("\(target)/\(file)", try FileBytes.read("\(source)/\(file)"))
-            }
+        // The modules, and beside them the programs a scenario may start
+        // (`% spawn`), executable: the runner looks for both in --modules.
+        for file in try KernelFile.listDirectory(contents.modules) {
+            let program = ModuleBuilder.programs.contains(file)
+            guard program || file.hasSuffix(".ko") else { continue }
+            archive.file("/klp/modules/\(file)", try FileBytes.read("\(contents.modules)/\(file)"), executable: program)
+        }
+        for file in try KernelFile.listDirectory(contents.scenarios) where file.hasSuffix(".scenario") {
+            archive.file("/klp/scenarios/\(file)", try FileBytes.read("\(contents.scenarios)/\(file)"))
         }
         archive.finish()
         try FileBytes.write(archive.bytes, to: path)

@@ -1,16 +1,38 @@
+import Glibc
+
 /// Builds kmod/ out of tree against one kernel, in a per-release copy so
-/// several kernels' builds never overwrite each other's .ko files.
+/// several kernels' builds never overwrite each other's .ko files, and the
+/// user-space programs scenarios start (`% spawn`, docs/scenarios.md) into
+/// the same directory: every way the modules reach a guest (the hermetic
+/// image, the LAVA image, `--exec`'s KLP_HARNESS_MODULES) then brings the
+/// programs along.
 public struct ModuleBuilder: Sendable {
     public var sourceDirectory: String
     public var outputRoot: String
+    /// tools/hammer: the programs' sources and their Makefile; nil builds
+    /// modules only.
+    public var programSourceDirectory: String?
     /// Progress for people: which damaged .ko files are rebuilt.
     public var log: @Sendable (String) -> Void
 
-    public init(sourceDirectory: String, outputRoot: String, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(sourceDirectory: String, outputRoot: String, programSourceDirectory: String? = nil,
+                log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.sourceDirectory = sourceDirectory
         self.outputRoot = outputRoot
+        self.programSourceDirectory = programSourceDirectory
         self.log = log
     }
+
+    /// The programs built beside the modules, by file name. They are
+    /// linked statically: the hermetic guest has busybox and no C library.
+    /// Only `.ko` files are modules to the runner (ModuleCatalog), so these
+    /// never pass for one.
+    public static let programs = ["getpid-hammer"]
+
+    /// Where the programs are compiled, inside a release's module
+    /// directory; kbuild builds only the objects Kbuild names, so it
+    /// leaves this folder alone.
+    static let programBuildFolder = "programs"
 
     /// What is copied from the source directory. Not `*.mod.c`: modpost
     /// writes those for one kernel when someone runs `make -C kmod` in
@@ -50,7 +72,101 @@ public struct ModuleBuilder: Sendable {
             throw HarnessError.infrastructure("make built \(damaged.path), but it \(damaged.problem)",
                                               remedy: "check the disk, then run again")
         }
+        if let programSourceDirectory {
+            try buildPrograms(from: programSourceDirectory, into: directory)
+        }
         return directory
+    }
+
+    /// What is copied from the programs' source directory: not the
+    /// program itself, which `make -C tools/hammer` (scripts/int3-soak)
+    /// leaves there.
+    static func isProgramSource(_ name: String) -> Bool {
+        name.hasSuffix(".c") || name.hasSuffix(".h") || name == "Makefile"
+    }
+
+    /// Compiles `programs` with their own Makefile in a copy of `source`
+    /// under `directory`, checks each is a whole, statically linked ELF
+    /// file and installs it (mode 755) beside the .ko files. As for the
+    /// modules, only changed sources are rewritten, so make rebuilds a
+    /// program exactly when its source changed; one cut short is deleted
+    /// first, or make would keep it.
+    func buildPrograms(from source: String, into directory: String) throws {
+        let build = "\(directory)/\(Self.programBuildFolder)"
+        try FileBytes.makeDirectories(build)
+        let sources = try KernelFile.listDirectory(source).filter(Self.isProgramSource)
+        guard sources.contains("Makefile") else {
+            throw HarnessError.badInput("\(source) has no Makefile for \(Self.programs.joined(separator: ", "))",
+                                        remedy: "run from the repository root, where tools/hammer is")
+        }
+        for file in sources {
+            let text = try KernelFile.read("\(source)/\(file)")
+            if (try? KernelFile.read("\(build)/\(file)")) != text {
+                try FileBytes.write(text, to: "\(build)/\(file)")
+            }
+        }
+        for program in Self.programs {
+            let path = "\(build)/\(program)"
+            guard KernelFile.exists(path), let problem = Self.programProblem(path) else { continue }
+            log("\(path) \(problem): it is rebuilt (deleted before make)")
+            try FileBytes.remove(path)
+        }
+        let make = Subprocess("make", ["-C", build] + Self.programs)
+        let outcome = try make.run(timeout: .seconds(120))
+        try? FileBytes.write(outcome.output, to: "\(build)/build.log")
+        guard outcome.status == 0 else {
+            throw HarnessError.infrastructure(
+                "building \(Self.programs.joined(separator: ", ")) from \(source) failed (full log: \(build)/build.log):\n\(outcome.output.suffix(2000))",
+                remedy: "a static link needs the C library's archive (libc6-dev; scripts/setup installs it); 'make -C \(source)' reproduces it")
+        }
+        for program in Self.programs {
+            let built = "\(build)/\(program)", installed = "\(directory)/\(program)"
+            if let problem = Self.programProblem(built) {
+                throw HarnessError.infrastructure("make built \(built), but it \(problem)",
+                                                  remedy: "link it with -static (tools/hammer/Makefile does), then run again")
+            }
+            try Self.install(built, at: installed)
+        }
+    }
+
+    /// Copies `built` to `installed`, executable, unless it is already
+    /// there: written aside and renamed, so a reader never sees half of it.
+    static func install(_ built: String, at installed: String) throws {
+        let bytes = try FileBytes.read(built)
+        if (try? FileBytes.read(installed)) == bytes, access(installed, X_OK) == 0 { return }
+        let partial = "\(installed).partial"
+        try FileBytes.write(bytes, to: partial)
+        guard chmod(partial, 0o755) == 0 else {
+            let error = KernelFileError(path: partial, operation: "chmod 755", errno: ErrnoDescription(errno))
+            try? FileBytes.remove(partial)
+            throw error
+        }
+        try FileBytes.rename(partial, to: installed)
+    }
+
+    /// Why the program at `path` cannot run in the guest, or nil.
+    static func programProblem(_ path: String) -> String? {
+        guard let elf = try? FileBytes.read(path) else { return "is unreadable" }
+        return programProblem(elf: elf)
+    }
+
+    /// Why `elf` is not a whole, statically linked ELF64 executable, or
+    /// nil. A dynamically linked one names its loader in a PT_INTERP
+    /// program header (the ELF gABI, "Program Header", and elf(5)); the
+    /// guest has no loader or C library for it.
+    static func programProblem(elf: [UInt8]) -> String? {
+        if let problem = KernelImage.elfProblem(elf) { return problem }
+        func u16(_ at: Int) -> Int { Int(elf[at]) | Int(elf[at + 1]) << 8 }
+        func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
+        // ET_EXEC, or ET_DYN for a static-pie.
+        guard [2, 3].contains(u16(0x10)) else { return "is not an executable (ELF type \(u16(0x10)))" }
+        // elfProblem has checked the program header table lies in the file.
+        let programHeaders = (0..<6).reduce(0) { $0 | Int(elf[0x20 + $1]) << (8 * $1) }
+        let entrySize = u16(0x36), count = u16(0x38)
+        for index in 0..<count where u32(programHeaders + index * entrySize) == 3 /* PT_INTERP */ {
+            return "is dynamically linked (it has a PT_INTERP program header)"
+        }
+        return nil
     }
 
     /// A .ko cut short (a full disk, a killed copy) would otherwise stay:

@@ -264,13 +264,16 @@ public struct VMSession: Sendable {
         // so it never replaces the .ko files of kmod/.
         let source = absolute(options.kmod)
         let outputRoot = source == absolute("kmod") ? absolute(options.buildRoot) : "\(absolute(options.buildRoot))-\(Self.digest(source))"
-        let builder = ModuleBuilder(sourceDirectory: source, outputRoot: outputRoot, log: log)
+        // The programs scenarios start come from tools/hammer in every case:
+        // a broken kmod/ copy still needs the real hammer.
+        let builder = ModuleBuilder(sourceDirectory: source, outputRoot: outputRoot,
+                                    programSourceDirectory: absolute("tools/hammer"), log: log)
         return try kernels.map { release, provisioned in
             switch provisioned {
             case .failure(let error):
                 return .failed(release: release, error: error)
             case .success(let kernel):
-                log("building kmod/ against \(kernel.buildDirectory)")
+                log("building kmod/ against \(kernel.buildDirectory), and tools/hammer")
                 let built = try Self.perKernel {
                     let lock = try lock(outputRoot, kernel.release, for: "the modules built for \(kernel.release)", bound: Self.buildBound)
                     return try withExtendedLifetime(lock) { try builder.build(for: kernel) }
