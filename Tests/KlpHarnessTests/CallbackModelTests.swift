@@ -3,9 +3,9 @@ import Testing
 
 @Suite("The callback model")
 struct CallbackModelTests {
-    /// The shipped scenarios are the model's specification: it must predict
-    /// each of their transcripts line for line, with no VM.
-    @Test("reproduces every shipped scenario", arguments: try Repository.scenarioFiles().map(\.lastPathComponent))
+    /// The shipped callbacks scenarios are the model's specification: it must
+    /// predict each of their transcripts line for line, with no VM.
+    @Test("reproduces every shipped callbacks scenario", arguments: try Repository.callbackScenarioFiles().map(\.lastPathComponent))
     func reproducesShippedScenario(_ file: String) throws {
         let scenario = try Repository.scenario(file)
         let actions = scenario.steps.compactMap { ExploreAction($0.action) }
@@ -17,10 +17,10 @@ struct CallbackModelTests {
         }
     }
 
-    @Test("ends every shipped scenario on a clean kernel")
+    @Test("ends every shipped callbacks scenario on a clean kernel")
     func shippedScenariosEndClean() throws {
         let model = CallbackModel()
-        for url in try Repository.scenarioFiles() {
+        for url in try Repository.callbackScenarioFiles() {
             let scenario = try Repository.scenario(url.lastPathComponent)
             var state = CallbackModel.State()
             for action in scenario.steps.compactMap({ ExploreAction($0.action) }) {

@@ -75,6 +75,19 @@ enum Repository {
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
     }
 
+    /// The callbacks group: the scenarios whose header cites
+    /// test-callbacks.sh first. The recorded runs in Fixtures/ and the
+    /// callback model cover these 11; the other groups' scenarios (other
+    /// test modules, other test-*.sh) are outside both.
+    static func callbackScenarioFiles() throws -> [URL] {
+        try scenarioFiles().filter { url in
+            let comments = try String(contentsOf: url, encoding: .utf8)
+                .split(separator: "\n").prefix { $0.hasPrefix("#") }
+            let script = comments.lazy.compactMap { $0.firstMatch(of: #/test-[a-z-]+\.sh/#) }.first
+            return script.map { $0.output == "test-callbacks.sh" } ?? false
+        }
+    }
+
     /// Parses one shipped scenario file, e.g. `09-busy-target-module.scenario`.
     static func scenario(_ fileName: String) throws -> Scenario {
         let url = scenariosDirectory.appendingPathComponent(fileName)

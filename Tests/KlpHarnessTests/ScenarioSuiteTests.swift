@@ -59,7 +59,9 @@ struct ScenarioSuiteTests {
         let ktapNames = try Fixture.lines("ktap-6.1-pass", "txt")
             .filter { $0.hasPrefix("ok ") }
             .map { String($0.split(separator: " ")[2]) }
-        #expect(suite.scenarios.map(\.name) == ktapNames)
+        // The run recorded the callbacks group (01-11), the first files.
+        #expect(Array(suite.scenarios.map(\.name).prefix(ktapNames.count)) == ktapNames)
+        #expect(suite.scenarios.count == (try Repository.scenarioFiles().count))
     }
 
     @Test func aMissingDirectoryIsBadInput() {
