@@ -61,6 +61,11 @@ final class SelftestBenchTests: XCTestCase {
         XCTAssertTrue(table.contains("ours in kernel transitions: 22.0 s of 34.0 s"), table)
         let kernelOnly = SelftestBench(kernel: kernel, ours: [], oursProcessSeconds: nil).table(title: "t")
         XCTAssertTrue(kernelOnly.split(separator: "\n").contains { $0.hasPrefix("total") && $0.contains("70.0") && !$0.contains("0.00") }, kernelOnly)
+        // A group only we have (6.1 has no test-syscall.sh): the ratio of the groups both sides measured.
+        let oursOnly = ours + [SelftestBench.OurScenario(name: "syscall-x", status: "skip", seconds: 3, transitionSeconds: 0)]
+        let partial = SelftestBench(kernel: kernel, ours: oursOnly, oursProcessSeconds: nil).table(title: "t")
+        XCTAssertTrue(partial.split(separator: "\n").contains { $0.hasPrefix("both sides") && $0.contains("34.0") && $0.contains("0.49") }, partial)
+        XCTAssertTrue(partial.contains("0/1 pass, 1 skip"), partial)
     }
 
     func testAMalformedTimingLineIsAnError() {
