@@ -117,3 +117,67 @@ struct TranscriptFilterTests {
         #expect(kept.count == scenario.transcript.count)
     }
 }
+
+/// The `grep` action's lines (issue 16): the runner writes them into
+/// /dev/kmsg, so they are user-space records, kept because the runner wrote
+/// them, in the order the log holds them.
+@Suite("TranscriptFilter: the lines a grep action writes")
+struct GrepTranscriptTests {
+    static let scenarioText = """
+        % insmod livepatch-callbacks-demo.ko
+        % grep 'MemTotal' /proc/meminfo
+        % grep 'no line has this text' /proc/cmdline
+        % grep 'Huge' /proc/meminfo
+        % echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled
+        % rmmod livepatch_callbacks_demo
+        """
+
+    let filter = TranscriptFilter(modules: Fixture.moduleNames)
+
+    /// What the engine adds to the harness lines: the action lines, and for
+    /// each grep what ProcFile finds in the guest's /proc/meminfo of that run.
+    func harnessLines(_ scenario: Scenario, meminfo: String) -> Set<String> {
+        var lines = Set(scenario.steps.map(\.logLine))
+        for case .grep(let text, .meminfo) in scenario.steps.map(\.action) {
+            lines.formUnion(ProcFile.lines(of: meminfo, containing: text))
+        }
+        return lines
+    }
+
+    @Test func grepLinesComeBetweenTheirActionLineAndTheNext() throws {
+        let scenario = try ScenarioParser.parse(Self.scenarioText, path: "x/01-grep-lines.scenario")
+        let records = try Fixture.rawKmsgRecords("kmsg-grep-lines")
+        let meminfo = try Fixture.text("meminfo-grep-lines", "txt")
+        let actual = filter.transcript(from: records, harnessLines: harnessLines(scenario, meminfo: meminfo))
+        let huge = ProcFile.lines(of: meminfo, containing: "Huge")
+        #expect(huge.count == 9)
+        let grepMemTotal = try #require(actual.firstIndex(of: "% grep 'MemTotal' /proc/meminfo"))
+        #expect(actual[grepMemTotal + 1].hasPrefix("MemTotal: "))
+        // No match writes nothing: the next action line follows at once.
+        #expect(actual[grepMemTotal + 2] == "% grep 'no line has this text' /proc/cmdline")
+        #expect(actual[grepMemTotal + 3] == "% grep 'Huge' /proc/meminfo")
+        #expect(Array(actual[(grepMemTotal + 4)...].prefix(huge.count)) == huge)
+        #expect(actual[grepMemTotal + 4 + huge.count] == "% echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled")
+        // They are user-space records, as the kernel's `grep … > /dev/kmsg` makes them.
+        let grepRecords = records.filter { huge.contains($0.message) || $0.message.hasPrefix("MemTotal: ") }
+        #expect(grepRecords.count == huge.count + 1)
+        #expect(grepRecords.allSatisfy { !$0.isFromKernel })
+    }
+
+    @Test func aUserLineTheRunnerDidNotWriteIsDropped() throws {
+        let scenario = try ScenarioParser.parse(Self.scenarioText, path: "x/01-grep-lines.scenario")
+        var records = try Fixture.rawKmsgRecords("kmsg-grep-lines")
+        let meminfo = try Fixture.text("meminfo-grep-lines", "txt")
+        let lines = harnessLines(scenario, meminfo: meminfo)
+        // The line of a test livepatch, as /proc/cmdline shows it patched,
+        // written into the log by the runner's grep: kept; the same text
+        // from another writer (not in harnessLines): dropped, although it
+        // starts with a test module's name.
+        let index = try #require(records.firstIndex { $0.message.hasPrefix("MemTotal: ") })
+        let patched = "livepatch_callbacks_demo: this has been live patched"
+        records[index].message = patched
+        #expect(filter.transcript(from: records, harnessLines: lines.union([patched])).contains(patched))
+        #expect(!filter.transcript(from: records, harnessLines: lines).contains(patched))
+        #expect(!filter.transcript(from: records, harnessLines: Set(scenario.steps.map(\.logLine))).contains { $0.hasPrefix("MemTotal: ") })
+    }
+}

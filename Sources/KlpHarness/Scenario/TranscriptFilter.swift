@@ -16,6 +16,10 @@ public struct TranscriptFilter: Sendable {
 
     /// - Parameter harnessLines: what the harness wrote into the log during
     ///   the scenario; user-space records are kept only if they are ours.
+    ///   That includes the lines a `grep` action copied from /proc (e.g.
+    ///   `livepatch_cmdline: this has been live patched`): they are user
+    ///   records like the action lines, whatever module name they start
+    ///   with, so the module-name rule below never decides them.
     public func transcript(from records: [KmsgRecord], harnessLines: Set<String>) -> [String] {
         records.compactMap { record in
             if !record.isFromKernel {
