@@ -106,4 +106,37 @@ struct ModuleCatalogTests {
         #expect(catalog.modules["livepatch_callbacks_demo"]?.parameters == ["pre_patch_ret"])
         #expect(catalog.modules["livepatch_callbacks_busymod"]?.parameters == ["block_transition"])
     }
+
+    // MARK: Issue 16's actions
+
+    @Test func checksOfAPatchThatIsNotATestLivepatchAreBadInput() {
+        let outside = problem("% insmod livepatch-callbacks-demo.ko\n% check_sysfs_value other_patch enabled 1\n")
+        #expect(outside?.status == .badInput)
+        #expect(outside?.problem == "scenarios/01-case.scenario:2: /sys/kernel/livepatch/other_patch: other_patch is not a test module; a scenario may switch only its own livepatches")
+        let notLivepatch = problem("% insmod livepatch-callbacks-mod.ko\n% check_sysfs_rights livepatch_callbacks_mod drwxr-xr-x\n")
+        #expect(notLivepatch?.problem == "scenarios/01-case.scenario:2: the scenario drives livepatch_callbacks_mod as a livepatch, but its modinfo has no 'livepatch: Y'")
+        let wait = problem("% insmod livepatch-callbacks-mod.ko\n% wait_for_value /sys/kernel/livepatch/livepatch_callbacks_mod/enabled 1\n")
+        #expect(wait?.problem.hasPrefix("scenarios/01-case.scenario:2: the scenario drives livepatch_callbacks_mod as a livepatch") == true)
+        let parameter = problem("% insmod livepatch-callbacks-demo.ko\n% wait_for_value /sys/module/livepatch_callbacks_demo/parameters/npids 0\n")
+        #expect(parameter?.problem == "scenarios/01-case.scenario:2: livepatch_callbacks_demo has no parameter 'npids' in its modinfo")
+    }
+
+    @Test func spawnOfAProgramNotInTheModuleDirectoryIsBadInput() throws {
+        let error = problem("% spawn 2 getpid-hammer\n% kill getpid-hammer\n")
+        #expect(error?.status == .badInput)
+        #expect(error?.problem == "scenarios/01-case.scenario:1: spawn getpid-hammer: kmod/getpid-hammer is not an executable file")
+        #expect(error?.remedy?.contains("make -C tools/hammer") == true)
+    }
+
+    @Test func theNewActionsOnTestModulesPass() throws {
+        try validate("""
+            % insmod livepatch-callbacks-demo.ko
+            % check_sysfs_rights livepatch_callbacks_demo drwxr-xr-x
+            % check_sysfs_rights livepatch_callbacks_demo enabled -rw-r--r--
+            % check_sysfs_value livepatch_callbacks_demo enabled 1
+            % wait_for_value /sys/module/livepatch_callbacks_demo/parameters/pre_patch_ret 0
+            % grep 'live patched' /proc/cmdline
+            % sysctl kernel.ftrace_enabled=1
+            """)
+    }
 }
