@@ -20,7 +20,14 @@ public struct VirtmeLauncher: Sendable {
 
     public func arguments(image: String, writableDirectory: String, command: [String]) -> [String] {
         var arguments = ["--run", image, "--memory", memory, "--cpus", String(cpus), "--rwdir", writableDirectory, "--verbose"]
-        if accelerator == .tcg { arguments.append("--disable-kvm") }
+        if accelerator == .tcg {
+            // One TCG thread for all vCPUs, as the hermetic guest runs
+            // (QemuLauncher): QEMU 7.2's multi-threaded TCG can execute a
+            // stale int3 while livepatch rewrites code (docs/vm.md, "More than
+            // one vCPU under TCG"). vng passes --qemu-opts through to QEMU;
+            // with --disable-kvm it sets no accelerator of its own.
+            arguments += ["--disable-kvm", "--qemu-opts=-accel tcg,thread=single"]
+        }
         // Panic straight out of the guest instead of hanging until the wall-clock limit.
         arguments += ["--append", "panic=-1", "--append", "oops=panic"]
         // Under TCG on a loaded host the early IO-APIC timer check can miss its
