@@ -29,6 +29,14 @@ public enum KernelFile {
         String(try read(path).prefix { $0 != "\n" })
     }
 
+    /// The whole file without its trailing newlines, as `$(cat FILE)` gives
+    /// it to functions.sh's check_sysfs_value.
+    public static func readContent(_ path: String) throws(KernelFileError) -> String {
+        var text = try read(path)
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }
+
     /// Writes `text` with one write(2), which is how sysfs and the dynamic
     /// debug control file expect to receive a value or a query.
     public static func write(_ text: String, to path: String) throws(KernelFileError) {

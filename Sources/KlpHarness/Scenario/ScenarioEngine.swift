@@ -335,7 +335,7 @@ public final class ScenarioEngine {
         case .checkSysfsValue(let file, let value):
             let path = file.path(in: sysfs)
             do {
-                let actual = try Self.content(of: path)
+                let actual = try KernelFile.readContent(path)
                 return actual == value ? nil : action.errorLine("\(path) reads \"\(actual)\", expected \"\(value)\"", sysfs: sysfs)
             } catch {
                 return action.errorLine("\(path): \(error.errno.message)", sysfs: sysfs)
@@ -372,19 +372,11 @@ public final class ScenarioEngine {
             let path = file.path(in: sysfs)
             try stoppingOnWait {
                 try deadline.wait(for: "\(path) to read \"\(value)\"", every: .milliseconds(10), isCancelled: Self.isCancelled) {
-                    (try? Self.content(of: path)) == value
+                    (try? KernelFile.readContent(path)) == value
                 }
             }
             return nil
         }
-    }
-
-    /// A sysfs file's content without its trailing newline, as `$(cat FILE)`
-    /// gives it to functions.sh's check_sysfs_value.
-    static func content(of path: String) throws(KernelFileError) -> String {
-        var text = try KernelFile.read(path)
-        while text.hasSuffix("\n") { text.removeLast() }
-        return text
     }
 
     /// Whether `module` is a livepatch whose patch is enabled or in

@@ -128,3 +128,12 @@ public enum FileBytes {
         }
     }
 }
+
+extension Array where Element == UInt8 {
+    /// The unsigned little-endian integer of `size` bytes at `offset`: the
+    /// byte order of the bzImage boot header and of x86-64 ELF files. The
+    /// caller has checked the bytes are there.
+    func littleEndian(at offset: Int, size: Int) -> Int {
+        (0..<size).reduce(0) { $0 | Int(self[offset + $1]) << (8 * $1) }
+    }
+}

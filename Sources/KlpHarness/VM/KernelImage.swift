@@ -83,9 +83,7 @@ public enum KernelImage {
             guard image.count >= 0x250, image[0x202..<0x206].elementsEqual("HdrS".utf8) else {
                 throw HarnessError.badInput("not a bzImage (no HdrS boot header)")
             }
-            func u32(_ at: Int) -> Int {
-                Int(image[at]) | Int(image[at + 1]) << 8 | Int(image[at + 2]) << 16 | Int(image[at + 3]) << 24
-            }
+            func u32(_ at: Int) -> Int { image.littleEndian(at: at, size: 4) }
             protectedModeStart = ((image[0x1F1] == 0 ? 4 : Int(image[0x1F1])) + 1) * 512
             protectedModeLength = u32(0x1F4) * 16
             payloadOffset = protectedModeStart + u32(0x248)
@@ -186,10 +184,10 @@ public enum KernelImage {
     static func elfProblem(_ elf: [UInt8]) -> String? {
         guard elf.count >= 64, elf[0..<4].elementsEqual([0x7F, 0x45, 0x4C, 0x46]) else { return "is not an ELF file" }
         guard elf[4] == 2, elf[5] == 1 else { return "is not a 64-bit little-endian ELF file" }
-        func u16(_ at: Int) -> Int { Int(elf[at]) | Int(elf[at + 1]) << 8 }
+        func u16(_ at: Int) -> Int { elf.littleEndian(at: at, size: 2) }
         // Offsets above 2^48 bytes are nonsense here; refusing them keeps the sums from overflowing.
         func offset(_ at: Int) -> Int? {
-            elf[at + 6] == 0 && elf[at + 7] == 0 ? (0..<6).reduce(0) { $0 | Int(elf[at + $1]) << (8 * $1) } : nil
+            elf[at + 6] == 0 && elf[at + 7] == 0 ? elf.littleEndian(at: at, size: 6) : nil
         }
         guard let sectionHeaders = offset(0x28), let programHeaders = offset(0x20) else { return "has impossible header offsets" }
         let end = max(sectionHeaders + u16(0x3C) * u16(0x3A), programHeaders + u16(0x38) * u16(0x36))
@@ -207,9 +205,9 @@ public enum KernelImage {
     static func hasPVHEntry(elf: [UInt8]) -> Bool {
         // ELF64, little-endian only: the x86-64 kernels this harness boots.
         guard elf.count > 64, elf[0..<4].elementsEqual([0x7F, 0x45, 0x4C, 0x46]), elf[4] == 2, elf[5] == 1 else { return false }
-        func u16(_ at: Int) -> Int { Int(elf[at]) | Int(elf[at + 1]) << 8 }
-        func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
-        func u64(_ at: Int) -> Int { u32(at) | u32(at + 4) << 32 }
+        func u16(_ at: Int) -> Int { elf.littleEndian(at: at, size: 2) }
+        func u32(_ at: Int) -> Int { elf.littleEndian(at: at, size: 4) }
+        func u64(_ at: Int) -> Int { elf.littleEndian(at: at, size: 8) }
         let programHeaders = u64(0x20), entrySize = u16(0x36), count = u16(0x38)
         for index in 0..<count {
             let header = programHeaders + index * entrySize
