@@ -22,7 +22,11 @@ let package = Package(
         // The engine. Its folders are the layers: Kmod (the libkmod binding),
         // Kernel (kmsg, sysfs, dynamic debug, livepatch verbs), Scenario
         // (format and engine), Reporting (diff, KTAP, results folder), Suite
-        // (runs a suite over both), Support and VM (the host side).
+        // (runs a suite over both), Explore (the callback model and the
+        // explorer that checks generated sequences against it), Lava (job
+        // definitions, test cases and results for a LAVA lab), Support, and
+        // VM (building, booting and talking to guests; ResultsChannel's
+        // sender runs inside the guest).
         .target(
             name: "KlpHarness",
             dependencies: [
@@ -40,15 +44,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Also the command line's target, so options are tested as parsed.
         .testTarget(
             name: "KlpHarnessTests",
-            dependencies: ["KlpHarness"],
+            dependencies: ["KlpHarness", "klp-harness"],
             resources: [.copy("Fixtures")]
         ),
         // Run for real, each skipping itself unless scripts/test asks for it:
         // GuestFailurePathTests inside a VM (klp-harness vm --exec),
         // HostFailurePathTests against QEMU and apt, HTMLReportBrowserTests
-        // in headless Chromium, KselftestTargetTests under the kernel's runner.
+        // in headless Chromium, KselftestTargetTests under the kernel's runner,
+        // ExploreMutationTests in a VM (a wrong model rule the explorer must
+        // catch), and the others scripts/test names step by step.
         .testTarget(
             name: "KlpHarnessSystemTests",
             dependencies: ["KlpHarness"],

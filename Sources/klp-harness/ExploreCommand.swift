@@ -48,8 +48,8 @@ struct ExploreCommand: HarnessSubcommand {
     @Option(help: "How many sequences to run.")
     var count = 100
 
-    @Option(help: ArgumentHelp("Per-sequence time limit in seconds.", valueName: "seconds"))
-    var timeout = 20
+    @Option(help: ArgumentHelp("Per-sequence time limit in seconds ('vm --explore --timeout' passes it; same default).", valueName: "seconds"))
+    var timeout = Explorer.defaultTimeoutSeconds
 
     @Option(name: .customLong("shrink-limit"), help: "Shrink at most this many mismatches; later ones are listed unshrunk.")
     var shrinkLimit = 3

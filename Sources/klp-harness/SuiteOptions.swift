@@ -1,4 +1,5 @@
 import ArgumentParser
+import KlpHarness
 
 /// The options of every command that runs the suite (`run`, and `vm` for the
 /// guest): which scenarios, where results go, the per-scenario time limit
@@ -11,8 +12,13 @@ struct SuiteOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Results root; a run writes <dir>/<kernel release>/.", valueName: "dir"))
     var results = "results"
 
-    @Option(help: ArgumentHelp("Per-scenario time limit in seconds; a scenario over it is reported as TIMEOUT and cleaned up.", valueName: "seconds"))
-    var timeout = 60
+    /// `--timeout` as given: nil leaves the choice to the command, since
+    /// `vm --explore` limits each sequence and its default is explore's.
+    @Option(name: .customLong("timeout"), help: ArgumentHelp("Per-scenario time limit in seconds (default: \(SuiteRunner.defaultTimeoutSeconds)); a scenario over it is reported as TIMEOUT and cleaned up. With 'vm --explore', the limit per sequence (default: \(Explorer.defaultTimeoutSeconds), as 'klp-harness explore').", valueName: "seconds"))
+    var givenTimeout: Int?
+
+    /// The per-scenario limit of a suite run.
+    var timeout: Int { givenTimeout ?? SuiteRunner.defaultTimeoutSeconds }
 
     @Option(help: ShardArgument.help)
     var shard: ShardArgument?
@@ -21,7 +27,7 @@ struct SuiteOptions: ParsableArguments {
     var names: [String] = []
 
     func validate() throws {
-        guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
+        guard (givenTimeout ?? 1) > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
     /// `--shard I/N` as the library takes it.

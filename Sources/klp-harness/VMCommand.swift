@@ -87,11 +87,7 @@ struct VMCommand: HarnessSubcommand {
             }
             options.kernelAppend = try QemuLauncher.validatedExtraArguments(append)
         }
-        if let count = exploring.explore {
-            var explore = VMSession.ExploreOptions(count: count, seed: exploring.seed)
-            explore.compare = exploring.compare
-            explore.mutation = exploring.modelMutation
-            explore.timeout = suite.timeout
+        if let explore = exploreOptions {
             options.explore = explore
             options.cpus = machine.cpus ?? 1
             if exploring.compare && options.kernels.isEmpty && options.kernelTrees.isEmpty { options.kernels = ["all"] }
@@ -108,6 +104,18 @@ struct VMCommand: HarnessSubcommand {
             status = report(error)
         }
         try Self.exitForBisect(status)
+    }
+
+    /// What `--explore N` asks of each guest, or nil for the suite.
+    var exploreOptions: VMSession.ExploreOptions? {
+        guard let count = exploring.explore else { return nil }
+        var explore = VMSession.ExploreOptions(count: count, seed: exploring.seed)
+        explore.compare = exploring.compare
+        explore.mutation = exploring.modelMutation
+        // explore's own default, not the suite's: a sequence is shorter
+        // than a scenario, and both commands must agree.
+        explore.timeout = suite.givenTimeout ?? Explorer.defaultTimeoutSeconds
+        return explore
     }
 
     /// `--bisect`'s exit: says when a code becomes 125, so the bisect log

@@ -174,4 +174,31 @@ struct ModuleBuilderSourceTests {
         #expect(!ModuleBuilder.isSource("livepatch-callbacks-demo.ko"))
         #expect(!ModuleBuilder.isSource(".livepatch-callbacks-demo.o.cmd"))
     }
+
+    /// The copy every build takes (`vm`, and `build-modules` for
+    /// scripts/kselftest-install, whose `*.[ch]` once copied the .mod.c).
+    @Test func aModCInTheSourcesIsNotCopied() throws {
+        let root = NSTemporaryDirectory() + "klp-sources-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = "\(root)/kmod", target = "\(root)/build"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        for name in ["Kbuild", "Makefile", "demo.c", "demo.h", "demo.mod.c", "demo.ko", ".demo.o.cmd"] {
+            try FileBytes.write(Array("\(name)\n".utf8), to: "\(source)/\(name)")
+        }
+        try ModuleBuilder.copySources(from: source, to: target)
+        let copied = try FileManager.default.contentsOfDirectory(atPath: target).sorted()
+        #expect(copied == ["Kbuild", "Makefile", "demo.c", "demo.h"])
+    }
+
+    @Test func theReleaseComesFromTheBuildDirectory() throws {
+        let root = NSTemporaryDirectory() + "klp-kdir-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/include/config", withIntermediateDirectories: true)
+        #expect(throws: HarnessError.self) { try ModuleBuilder.release(ofBuildDirectory: root) }
+        try FileBytes.write(Array("all:\n".utf8), to: "\(root)/Makefile")
+        #expect(throws: HarnessError.self) { try ModuleBuilder.release(ofBuildDirectory: root) }
+        try FileBytes.write(Array("6.1.0-57-amd64\n".utf8), to: "\(root)/include/config/kernel.release")
+        #expect(try ModuleBuilder.release(ofBuildDirectory: root) == "6.1.0-57-amd64")
+    }
 }

@@ -14,7 +14,7 @@ public struct Explorer {
         public var results: String
         public var seed: UInt64 = 1
         public var count = 100
-        public var timeout: Duration = .seconds(20)
+        public var timeout: Duration = .seconds(Explorer.defaultTimeoutSeconds)
         public var resultsChannel: String?
         /// Test-only: a wrong rule the run must catch.
         public var mutation: CallbackModel.Mutation?
@@ -35,6 +35,11 @@ public struct Explorer {
 
     public static let folderName = "explore"
 
+    /// The per-sequence time limit of `explore` and `vm --explore`, in
+    /// seconds: one value, so the two commands cannot drift apart. A
+    /// sequence is a few loads and writes, each transition about 1 s.
+    public static let defaultTimeoutSeconds = 20
+
     public var options: Options
     public var output: (String) -> Void
 
@@ -47,20 +52,22 @@ public struct Explorer {
         let release = SystemState.kernelRelease
         let folder = ResultsFolder(root: options.results, release: release)
         let model = CallbackModel(mutation: options.mutation)
-        let (skipReason, control, opened, report) = try SuiteRunner.open(folder, output: output)
-        if let skipReason {
+        let opened = try SuiteRunner.open(folder, output: output)
+        let report = opened.report
+        if let skipReason = opened.skipReason {
             report.skipAll(reason: skipReason)
             return .skipped
         }
-        guard let results = opened else { return .skipped }
+        guard let results = opened.results else { return .skipped }
 
         // Every module the alphabet loads must be here, built for this kernel.
         let everything = ExploreSequence(number: 0, body: [.loadTarget, .loadBusyTarget(blocking: false), .loadDemo(prePatchFails: false),
                                                            .loadDemo2(replace: false)], model: model)
-        let (engine, dynamicDebug, channel) = try SuiteRunner.prepareKernel(
+        let prepared = try SuiteRunner.prepareKernel(
             modules: options.modules, checking: try everything.map { [try $0.scenario(model: model, name: "modules")] } ?? [],
-            release: release, control: control, resultsChannel: options.resultsChannel, timeout: options.timeout)
-        defer { dynamicDebug.restore() }
+            release: release, control: opened.control, resultsChannel: options.resultsChannel, timeout: options.timeout)
+        defer { prepared.dynamicDebug.restore() }
+        let engine = prepared.engine, channel = prepared.channel
 
         var generator = SequenceGenerator(seed: options.seed, model: model)
         let planned = options.bodies?.count ?? options.count
@@ -166,7 +173,7 @@ public struct Explorer {
         return mismatch
     }
 
-    /// explore.json, coverage.txt and transcripts.json; returns their paths.
+    /// explore.json and coverage.txt; returns their paths.
     func write(_ document: ExploreDocument, results: OpenResultsFolder, model: CallbackModel) throws -> [String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -8,8 +8,9 @@ public struct ScenarioParseError: Error, Equatable, Sendable, CustomStringConver
 }
 
 public enum ScenarioParser {
-    /// Parses a scenario file's text. `fileName` gives the test's name:
-    /// `03-module-going-notifier.scenario` → `module-going-notifier`.
+    /// Parses a scenario file's text. The file name at the end of `path`
+    /// gives the test's name: `03-module-going-notifier.scenario` →
+    /// `module-going-notifier`; `path` also starts every error message.
     public static func parse(_ text: String, path: String) throws(ScenarioParseError) -> Scenario {
         var steps: [Step] = []
         var lines: [TranscriptLine] = []

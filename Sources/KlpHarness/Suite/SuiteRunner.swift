@@ -5,7 +5,7 @@ public struct SuiteRunner {
         public var scenarios: String
         public var results: String
         public var names: [String] = []
-        public var timeout: Duration = .seconds(60)
+        public var timeout: Duration = .seconds(SuiteRunner.defaultTimeoutSeconds)
         /// (I, N): run every N-th scenario starting at the I-th.
         public var shard: (index: Int, count: Int)?
         /// A device (the hermetic guest's /dev/ttyS2) to send each
@@ -18,6 +18,9 @@ public struct SuiteRunner {
             self.results = results
         }
     }
+
+    /// The per-scenario time limit of `run`, `vm` and LAVA, in seconds.
+    public static let defaultTimeoutSeconds = 60
 
     public var options: Options
     /// Where KTAP lines go besides ktap.txt (stdout).
@@ -36,24 +39,26 @@ public struct SuiteRunner {
         let suite = try ScenarioSuite.select(directory: options.scenarios, names: options.names, shard: options.shard)
         let release = SystemState.kernelRelease
         let folder = ResultsFolder(root: options.results, release: release)
-        let (skipReason, control, results, report) = try Self.open(folder, output: output)
+        let opened = try Self.open(folder, output: output)
+        let report = opened.report
         var document = ResultsDocument(kernel: release, planned: suite.scenarios.count)
-        if let skipReason {
+        if let skipReason = opened.skipReason {
             report.skipAll(reason: skipReason)
             document.skipReason = skipReason
             document.complete = true
             document.addUnreported(suite.scenarios.map(\.name), status: .skip, reason: skipReason)
-            _ = try? results?.write(document)
+            _ = try? opened.results?.write(document)
             return .skipped
         }
-        guard let results else { return .skipped }  // unreachable: opening threw without a skip
+        guard let results = opened.results else { return .skipped }  // unreachable: opening threw without a skip
         try results.write(document)
 
         let loading = ContinuousClock.now
-        let (engine, dynamicDebug, channel) = try Self.prepareKernel(
-            modules: options.modules, checking: suite.scenarios, release: release, control: control,
+        let prepared = try Self.prepareKernel(
+            modules: options.modules, checking: suite.scenarios, release: release, control: opened.control,
             resultsChannel: options.resultsChannel, timeout: options.timeout)
-        defer { dynamicDebug.restore() }
+        defer { prepared.dynamicDebug.restore() }
+        let engine = prepared.engine, channel = prepared.channel
 
         let clock = ContinuousClock()
         let started = clock.now
@@ -101,6 +106,28 @@ public struct SuiteRunner {
         return outcomes.allSatisfy(\.isSuccess) ? .passed : .failed
     }
 
+    /// What `open` hands `run` and `explore`. A named type, not a tuple,
+    /// because two commands share it: `Explorer` reads the fields by name
+    /// and a new field does not change every caller's destructuring.
+    struct OpenedRun {
+        /// Why this kernel or user cannot run; nil if it can.
+        var skipReason: String?
+        /// Dynamic debug's control file, when found.
+        var control: String?
+        /// The checked and cleared results folder; nil only with a skip.
+        var results: OpenResultsFolder?
+        /// KTAP to `output` and ktap.txt.
+        var report: KTAPReport
+    }
+
+    /// What `prepareKernel` hands `run` and `explore`: named for the same
+    /// reason as `OpenedRun`. The caller restores `dynamicDebug`.
+    struct PreparedKernel {
+        var engine: ScenarioEngine
+        var dynamicDebug: DynamicDebug
+        var channel: ResultsChannel.Sender?
+    }
+
     /// What `run` and `explore` open before they touch the kernel: why
     /// this kernel or user cannot run (nil if it can), dynamic debug's
     /// control file, the results folder, and the KTAP report that writes to
@@ -108,8 +135,7 @@ public struct SuiteRunner {
     /// cleared first: one that is a link or another user's is bad input on
     /// every path. Only a skip may go on without a writable one (typically:
     /// not root), so it still reaches CI on stdout.
-    static func open(_ folder: ResultsFolder, output: @escaping (String) -> Void) throws
-        -> (skipReason: String?, control: String?, results: OpenResultsFolder?, report: KTAPReport) {
+    static func open(_ folder: ResultsFolder, output: @escaping (String) -> Void) throws -> OpenedRun {
         var control: String?
         var skipReason = reasonToSkip(isRoot: SystemState.isRoot, sysfs: Sysfs())
         if skipReason == nil {
@@ -132,7 +158,7 @@ public struct SuiteRunner {
             output(line)
             ktapFile?.append(line)
         }
-        return (skipReason, control, results, report)
+        return OpenedRun(skipReason: skipReason, control: control, results: results, report: report)
     }
 
     /// What `run` and `explore` set up once the results folder is open:
@@ -140,8 +166,7 @@ public struct SuiteRunner {
     /// anything is loaded; signal handling; dynamic debug for livepatch
     /// (the caller restores it); the results channel; the engine.
     static func prepareKernel(modules: String, checking scenarios: [Scenario], release: String, control: String?,
-                              resultsChannel: String?, timeout: Duration) throws
-        -> (engine: ScenarioEngine, dynamicDebug: DynamicDebug, channel: ResultsChannel.Sender?) {
+                              resultsChannel: String?, timeout: Duration) throws -> PreparedKernel {
         let kmod = try KmodContext()
         let catalog = try ModuleCatalog.load(directory: modules, kmod: kmod)
         try catalog.validate(for: scenarios, release: release)
@@ -150,7 +175,7 @@ public struct SuiteRunner {
         do {
             let channel = try resultsChannel.map { path throws(KernelFileError) in try ResultsChannel.Sender(path: path) }
             let engine = ScenarioEngine(kmod: kmod, kmsg: try KmsgReader(), sysfs: Sysfs(), catalog: catalog, timeout: timeout)
-            return (engine, dynamicDebug, channel)
+            return PreparedKernel(engine: engine, dynamicDebug: dynamicDebug, channel: channel)
         } catch {
             dynamicDebug.restore()
             throw error

@@ -46,9 +46,11 @@ public enum FileBytes {
         }
     }
 
-    /// The one atomic write: `bytes` go to `path.tmp`, which is then renamed
-    /// over `path` (rename(2) replaces in one step), so a reader, or a run
-    /// killed halfway, sees the old file or the new one, never a part.
+    /// The atomic write by path: `bytes` go to `path.tmp`, which is then
+    /// renamed over `path` (rename(2) replaces in one step), so a reader, or
+    /// a run killed halfway, sees the old file or the new one, never a part.
+    /// A results folder uses the other one, `DirectoryHandle.writeAtomically`,
+    /// which works relative to the folder's open descriptor.
     public static func replace<Bytes: Collection>(_ path: String, with bytes: Bytes) throws(KernelFileError) where Bytes.Element == UInt8 {
         let temporary = path + ".tmp"
         do {

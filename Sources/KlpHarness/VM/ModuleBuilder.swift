@@ -45,21 +45,24 @@ public struct ModuleBuilder: Sendable {
 
     /// Returns the directory holding the built .ko files.
     public func build(for kernel: ProvisionedKernel) throws -> String {
-        let directory = "\(outputRoot)/\(kernel.release)"
+        try build(release: kernel.release, buildDirectory: kernel.buildDirectory)
+    }
+
+    /// Builds against a kernel build directory alone (`build-modules`,
+    /// for scripts/kselftest-install): nothing to boot, so no image.
+    /// Returns the directory holding the built .ko files.
+    public func build(release: String, buildDirectory: String) throws -> String {
+        let directory = "\(outputRoot)/\(release)"
         try FileBytes.makeDirectories(directory)
-        let sources = try KernelFile.listDirectory(sourceDirectory).filter(Self.isSource)
-        guard sources.contains("Kbuild") else {
-            throw HarnessError.badInput("\(sourceDirectory) has no Kbuild file", remedy: "run from the repository root, or pass --kmod")
-        }
-        try Self.copyChanged(sources, from: sourceDirectory, to: directory)
+        try Self.copySources(from: sourceDirectory, to: directory)
         try removeDamagedModules(in: directory)
-        let make = Subprocess("make", ["-C", directory, "KDIR=\(kernel.buildDirectory)"])
+        let make = Subprocess("make", ["-C", directory, "KDIR=\(buildDirectory)"])
         let outcome = try make.run(timeout: .seconds(600))
         try? FileBytes.write(outcome.output, to: "\(directory)/build.log")
         guard outcome.status == 0 else {
             throw HarnessError.infrastructure(
-                "building kmod/ against \(kernel.release) failed (full log: \(directory)/build.log):\n\(outcome.output.suffix(2000))",
-                remedy: "fix the compile error above; 'make -C kmod KDIR=\(kernel.buildDirectory)' reproduces it")
+                "building kmod/ against \(release) failed (full log: \(directory)/build.log):\n\(outcome.output.suffix(2000))",
+                remedy: "fix the compile error above; 'make -C kmod KDIR=\(buildDirectory)' reproduces it")
         }
         if let damaged = try Self.damagedModules(in: directory).first {
             throw HarnessError.infrastructure("make built \(damaged.path), but it \(damaged.problem)",
@@ -69,6 +72,31 @@ public struct ModuleBuilder: Sendable {
             try buildPrograms(from: programSourceDirectory, into: directory)
         }
         return directory
+    }
+
+    /// Copies kmod/'s sources (`isSource`) into a build directory, changed
+    /// files only; throws bad input when `source` has no Kbuild.
+    static func copySources(from source: String, to directory: String) throws {
+        let sources = try KernelFile.listDirectory(source).filter(Self.isSource)
+        guard sources.contains("Kbuild") else {
+            throw HarnessError.badInput("\(source) has no Kbuild file", remedy: "run from the repository root, or pass --kmod")
+        }
+        try copyChanged(sources, from: source, to: directory)
+    }
+
+    /// The release a kernel build directory was configured for, from
+    /// include/config/kernel.release, which kbuild writes (Debian's
+    /// linux-headers packages ship it): the modules' vermagic.
+    public static func release(ofBuildDirectory directory: String) throws -> String {
+        guard KernelFile.exists("\(directory)/Makefile") else {
+            throw HarnessError.badInput("\(directory) is not a kernel build directory (no Makefile)",
+                                        remedy: "install linux-headers-<release>, or pass the directory of a built kernel tree")
+        }
+        guard let release = try? KernelFile.readValue("\(directory)/include/config/kernel.release"), !release.isEmpty else {
+            throw HarnessError.badInput("\(directory) has no include/config/kernel.release",
+                                        remedy: "build or prepare the tree first (make modules_prepare)")
+        }
+        return release
     }
 
     /// What is copied from the programs' source directory: not the

@@ -19,7 +19,7 @@ public struct VMSession: Sendable {
         /// Kernel arguments after the hermetic guest's own (`vm --append`).
         public var kernelAppend = ""
         public var wallClockLimit: Duration = .seconds(900)
-        public var scenarioTimeout = 60
+        public var scenarioTimeout = SuiteRunner.defaultTimeoutSeconds
         public var results = "results"
         public var scenarios = "scenarios"
         public var kmod = "kmod"
@@ -46,7 +46,7 @@ public struct VMSession: Sendable {
         /// Record on every kernel and compare their transcripts, no model.
         public var compare = false
         public var mutation: CallbackModel.Mutation?
-        public var timeout = 20
+        public var timeout = Explorer.defaultTimeoutSeconds
 
         public init(count: Int, seed: UInt64) {
             self.count = count
