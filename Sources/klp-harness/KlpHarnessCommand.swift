@@ -23,7 +23,7 @@ struct KlpHarnessCommand: ParsableCommand {
             129/130/141/143 interrupted by SIGHUP/SIGINT/SIGPIPE/SIGTERM. With 'vm --bisect' \
             (for git bisect run), 2, 3 and 4 become 125: git skips that commit.
             """,
-        subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self, BuildModulesCommand.self,
+        subcommands: [RunCommand.self, VMCommand.self, ShowCommand.self, ReportCommand.self, AcceptCommand.self, BuildModulesCommand.self,
                       ExploreCommand.self, LavaJobCommand.self, LavaTestCasesCommand.self, LavaResultsCommand.self]
     )
 
