@@ -20,7 +20,7 @@ struct BuildModulesCommand: HarnessSubcommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The kernel build directory (KDIR) to build against; its include/config/kernel.release names the release.", valueName: "dir"))
+    @Option(help: ArgumentHelp("The kernel build directory (KDIR) to build against; its include/generated/utsrelease.h names the release.", valueName: "dir"))
     var kdir: String
 
     @Option(help: ArgumentHelp("Where to build: <dir>/<release>/ holds the .ko files and the programs.", valueName: "dir"))

@@ -191,14 +191,19 @@ struct ModuleBuilderSourceTests {
         #expect(copied == ["Kbuild", "Makefile", "demo.c", "demo.h"])
     }
 
-    @Test func theReleaseComesFromTheBuildDirectory() throws {
+    /// As Debian's linux-headers-6.1.0-57-amd64 has them: kernel.release
+    /// says 6.1.192, the modules' vermagic says 6.1.0-57-amd64.
+    @Test func theReleaseIsTheOneVermagicCarries() throws {
         let root = NSTemporaryDirectory() + "klp-kdir-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try FileManager.default.createDirectory(atPath: "\(root)/include/config", withIntermediateDirectories: true)
+        for folder in ["include/config", "include/generated"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/\(folder)", withIntermediateDirectories: true)
+        }
         #expect(throws: HarnessError.self) { try ModuleBuilder.release(ofBuildDirectory: root) }
         try FileBytes.write(Array("all:\n".utf8), to: "\(root)/Makefile")
+        try FileBytes.write(Array("6.1.192\n".utf8), to: "\(root)/include/config/kernel.release")
         #expect(throws: HarnessError.self) { try ModuleBuilder.release(ofBuildDirectory: root) }
-        try FileBytes.write(Array("6.1.0-57-amd64\n".utf8), to: "\(root)/include/config/kernel.release")
+        try FileBytes.write(Array("#define UTS_RELEASE \"6.1.0-57-amd64\"\n".utf8), to: "\(root)/include/generated/utsrelease.h")
         #expect(try ModuleBuilder.release(ofBuildDirectory: root) == "6.1.0-57-amd64")
     }
 }

@@ -84,19 +84,32 @@ public struct ModuleBuilder: Sendable {
         try copyChanged(sources, from: source, to: directory)
     }
 
-    /// The release a kernel build directory was configured for, from
-    /// include/config/kernel.release, which kbuild writes (Debian's
-    /// linux-headers packages ship it): the modules' vermagic.
+    /// The release modules built in a kernel build directory carry in
+    /// their vermagic: UTS_RELEASE of include/generated/utsrelease.h,
+    /// which include/linux/vermagic.h uses. Not include/config/
+    /// kernel.release: Debian's 6.1 headers have 6.1.192 there and
+    /// 6.1.0-57-amd64 in UTS_RELEASE.
     public static func release(ofBuildDirectory directory: String) throws -> String {
         guard KernelFile.exists("\(directory)/Makefile") else {
             throw HarnessError.badInput("\(directory) is not a kernel build directory (no Makefile)",
                                         remedy: "install linux-headers-<release>, or pass the directory of a built kernel tree")
         }
-        guard let release = try? KernelFile.readValue("\(directory)/include/config/kernel.release"), !release.isEmpty else {
-            throw HarnessError.badInput("\(directory) has no include/config/kernel.release",
+        let header = "\(directory)/include/generated/utsrelease.h"
+        guard let text = try? KernelFile.read(header), let release = utsRelease(text) else {
+            throw HarnessError.badInput("\(header) is missing or has no UTS_RELEASE",
                                         remedy: "build or prepare the tree first (make modules_prepare)")
         }
         return release
+    }
+
+    /// `#define UTS_RELEASE "6.1.0-57-amd64"` → `6.1.0-57-amd64`.
+    static func utsRelease(_ header: String) -> String? {
+        for line in header.split(separator: "\n") where line.hasPrefix("#define UTS_RELEASE \"") {
+            let value = line.dropFirst("#define UTS_RELEASE \"".count)
+            guard let end = value.firstIndex(of: "\""), end > value.startIndex else { return nil }
+            return String(value[..<end])
+        }
+        return nil
     }
 
     /// What is copied from the programs' source directory: not the
