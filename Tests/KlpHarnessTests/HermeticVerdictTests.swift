@@ -247,6 +247,29 @@ struct HermeticVerdictTests {
         #expect(ktap == outcome.stdout)
     }
 
+    @Test("the page is built from what the host holds in memory, not from the folder read back")
+    func pageFromMemory() throws {
+        let console = try Fixture.text("console-oops-6.1", "log").split(separator: "\n").map(String.init)
+        var crashed = Recording(Array(Self.names.prefix(2)))
+        crashed.crashIn = Self.names[2]
+        crashed.console = console
+        let outcome = try replay([crashed, Recording(Array(Self.names.suffix(2)))])
+        #expect(outcome.result.artifacts.keys.sorted() == Self.names.sorted())
+        #expect(outcome.result.artifacts["module-coming-notifier"]?.actual == ["livepatch: enabling patch module-coming-notifier"])
+        #expect(outcome.result.artifacts["module-coming-notifier"]?.records.map(\.message) == ["livepatch: enabling patch module-coming-notifier"])
+        #expect(outcome.result.artifacts["module-going-notifier"]?.actual == [])
+        // The folders go away: the page must not need them.
+        for name in Self.names { try FileBytes.removeTree(outcome.folder.scenarioDirectory(name)) }
+        let kernel = ResultsArchive.KernelRun(release: outcome.document.kernel, directory: outcome.folder.root,
+                                              document: outcome.document, delivered: outcome.result.artifacts)
+        let page = HTMLReport.render(ResultsArchive(root: outcome.folder.resultsRoot, kernels: [kernel]))
+        for name in Self.names where name != Self.names[2] {
+            #expect(page.contains("livepatch: enabling patch \(name)"), "\(name)'s transcript is not on the page")
+        }
+        let onDisk = ResultsArchive.KernelRun(release: outcome.document.kernel, directory: outcome.folder.root, document: outcome.document)
+        #expect(onDisk.artifacts(of: Self.names[0]) == nil)
+    }
+
     @Test("a KTAP plan that disagrees with the scenarios planned")
     func planDisagrees() throws {
         var recording = Recording(Self.names)
@@ -408,7 +431,9 @@ struct Recording {
         var stream = frame("junit.xml", Array("<testsuites name=\"guest's own junit\"/>\n".utf8))
         for (index, name) in names.enumerated() {
             if case .beforeScenario(name) = channelCut { return stream }
-            stream += frame("\(name)/actual.txt", Array("livepatch: enabling patch\n".utf8))
+            stream += frame("\(name)/expected.txt", Array("livepatch: enabling patch\n".utf8))
+            stream += frame("\(name)/actual.txt", Array("livepatch: enabling patch \(name)\n".utf8))
+            stream += frame("\(name)/kmsg.txt", Array("[   12.500000] livepatch: enabling patch \(name)\n".utf8))
             if name != channelOmitsRecord {
                 stream += frame(ResultsChannel.recordPath(index + 1), Array(record(index, onChannel: true).json().utf8))
             }

@@ -25,6 +25,8 @@ struct HermeticRun {
         var status: ExitStatus
         var document: ResultsDocument
         var boots: Int
+        /// Each scenario's files, held for the page the host writes.
+        var artifacts: [String: ScenarioArtifacts] = [:]
         /// A sentence for the host's summary when the VM itself failed.
         var infrastructureError: String?
     }
@@ -74,6 +76,7 @@ struct HermeticRun {
         let clock = ContinuousClock()
         let began = clock.now
         var document = ResultsDocument(kernel: release, planned: scenarios.count)
+        var artifacts: [String: ScenarioArtifacts] = [:]
         var ktap: [String] = []
         var remaining = scenarios
         var boots = 0
@@ -151,6 +154,7 @@ struct HermeticRun {
             let delivered = try store(boot.received)
             // The record's number is the boot's; the host's counts all boots.
             for record in delivered.records {
+                artifacts[record.result.name] = delivered.artifacts(of: record.result.name)
                 var entry = record.result
                 entry.number += stream.offset
                 document.scenarios.append(entry)
@@ -176,7 +180,7 @@ struct HermeticRun {
                     document.addUnreported(remaining.map(\.name), status: .infrastructure, reason: reason)
                     say("# error: \(reason)")
                     try finish(document, ktap: ktap, summarize: headerEmitted, say: say)
-                    return Result(status: .infrastructure, document: document, boots: boots, infrastructureError: reason)
+                    return Result(status: .infrastructure, document: document, boots: boots, artifacts: artifacts, infrastructureError: reason)
                 }
                 // The witnesses agree: every scenario of this boot has its
                 // entry (ttyS1 may have been lost as a whole, see Witnesses).
@@ -194,7 +198,7 @@ struct HermeticRun {
                     document.addUnreported(remaining.map(\.name), status: status == .skipped ? .skip : .error,
                                            reason: "the runner in the guest exited with \(guestExit) before this scenario")
                     try finish(document, ktap: ktap, summarize: status != .skipped, say: say)
-                    return Result(status: status, document: document, boots: boots,
+                    return Result(status: status, document: document, boots: boots, artifacts: artifacts,
                                   infrastructureError: status == .infrastructure ? "the runner in the guest exited with 3 (its messages are above)" : nil)
                 }
                 break
@@ -203,7 +207,7 @@ struct HermeticRun {
             if Interruption.isRequested {
                 say("# interrupted by \(Interruption.signalName) after \(document.scenarios.count) of \(scenarios.count) scenario(s); QEMU was stopped")
                 try finish(document, ktap: ktap, summarize: true, say: say)
-                return Result(status: Interruption.exitStatus, document: document, boots: boots)
+                return Result(status: Interruption.exitStatus, document: document, boots: boots, artifacts: artifacts)
             }
             let consoleLines = boot.console
             if !vm.timedOut, let started = stream.started, !stream.reported.contains(started.name),
@@ -213,7 +217,9 @@ struct HermeticRun {
                 let entry = try recordCrash(crash, of: scenario, number: number, console: consoleLines,
                                             duration: clock.now - started.at)
                 document.scenarios.append(entry)
-                say("# kernel crashed: \(crash.headline)")
+                // What recordCrash wrote to the folder, held for the page.
+                artifacts[scenario.name] = ScenarioArtifacts(expectedText: scenario.transcript(for: release).joined(separator: "\n"),
+                                                             actualText: "", kmsgText: consoleLines.joined(separator: "\n"))
                 for line in crash.excerpt.prefix(12) { say("# \(line)") }
                 say("# the VM was rebooted; full excerpt in \(folder.root)/\(scenario.name)/diff.txt")
                 // The host's verdict on this scenario travels as data too.
@@ -221,7 +227,6 @@ struct HermeticRun {
                 say("not ok \(number) \(scenario.name)")
                 if narrate { log("\(release): [\((clock.now - began).secondsText)] not ok \(number) \(scenario.name): kernel crashed: \(crash.headline)") }
                 remaining.removeAll { $0.name == scenario.name }
-                try folder.write(document)
                 continue
             }
             // The VM died or hung outside a scenario, or without a kernel
@@ -234,7 +239,7 @@ struct HermeticRun {
             document.infrastructureError = reason + "; see console.log and qemu.log"
             document.addUnreported(remaining.map(\.name), status: .infrastructure, reason: reason)
             try finish(document, ktap: ktap, summarize: headerEmitted, say: say)
-            return Result(status: .infrastructure, document: document, boots: boots, infrastructureError: reason)
+            return Result(status: .infrastructure, document: document, boots: boots, artifacts: artifacts, infrastructureError: reason)
         }
         // Every boot's witnesses agreed; the boots together must still
         // account for each planned scenario once, in order.
@@ -243,12 +248,12 @@ struct HermeticRun {
             document.infrastructureError = reason
             say("# error: \(reason)")
             try finish(document, ktap: ktap, summarize: headerEmitted, say: say)
-            return Result(status: .infrastructure, document: document, boots: boots, infrastructureError: reason)
+            return Result(status: .infrastructure, document: document, boots: boots, artifacts: artifacts, infrastructureError: reason)
         }
         document.complete = true
         try finish(document, ktap: ktap, summarize: true, say: say)
         let failed = document.scenarios.contains { $0.status.needsAttention }
-        return Result(status: failed ? .failed : .passed, document: document, boots: boots)
+        return Result(status: failed ? .failed : .passed, document: document, boots: boots, artifacts: artifacts)
     }
 
     /// The runner bounds every wait in a scenario by `--timeout` and each
@@ -271,6 +276,15 @@ struct HermeticRun {
         var completion: ResultsChannel.Completion?
         /// Whether the completion frame arrived at all (it may not decode).
         var completionArrived = false
+        /// The scenario folders' files, by path relative to the kernel's folder.
+        var files: [String: [UInt8]] = [:]
+
+        /// A scenario's files as delivered, or nil without its expected.txt.
+        func artifacts(of scenario: String) -> ScenarioArtifacts? {
+            let text: (String) -> String? = { file in files["\(scenario)/\(file)"].map { String(decoding: $0, as: UTF8.self) } }
+            guard let expected = text("expected.txt") else { return nil }
+            return ScenarioArtifacts(expectedText: expected, actualText: text("actual.txt"), kmsgText: text("kmsg.txt"))
+        }
     }
 
     /// Writes the files a boot delivered (scenario folders) and returns its
@@ -296,6 +310,7 @@ struct HermeticRun {
                 continue
             }
             guard path.contains("/") else { continue }
+            delivered.files[path] = bytes
             if let slash = path.lastIndex(of: "/") {
                 try FileBytes.makeDirectories("\(folder.root)/\(path[..<slash])")
             }
