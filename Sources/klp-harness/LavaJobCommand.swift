@@ -1,7 +1,7 @@
 import ArgumentParser
 import KlpHarness
 
-struct LavaJobCommand: ParsableCommand {
+struct LavaJobCommand: HarnessSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "lava-job",
         abstract: "Write a LAVA job that runs the suite on a kernel, with the kernel and initramfs it deploys.",
@@ -67,12 +67,8 @@ struct LavaJobCommand: ParsableCommand {
         options.scenarioTimeout = timeout
         options.scenarios = scenarios
         options.kmod = kmod
-        do {
-            let written = try LavaJob(options: options, log: { printError("klp-harness: \($0)") }).write()
-            printError("klp-harness: \(written.release): kernel \(written.kernel), initramfs \(written.ramdisk) (\(written.ramdiskBytes / 1_000_000) MB)")
-            printLine(written.job)
-        } catch {
-            fail(with: error)
-        }
+        let written = try LavaJob(options: options, log: { printError("klp-harness: \($0)") }).write()
+        printError("klp-harness: \(written.release): kernel \(written.kernel), initramfs \(written.ramdisk) (\(written.ramdiskBytes / 1_000_000) MB)")
+        printLine(written.job)
     }
 }
