@@ -48,21 +48,27 @@ struct KTAPReportTests {
             wallTime: .milliseconds(60_012), transitions: [], diagnostics: ["stopped: \(timeout)"])
     }
 
+    static func record(_ result: ScenarioResult, number: Int) -> ScenarioRecord {
+        ScenarioRecord(kernel: "6.1.0-57-amd64", result: ResultsDocument.Entry(result, number: number))
+    }
+
     func report(_ results: [ScenarioResult]) -> [String] {
         let sink = Lines()
         let report = KTAPReport { sink.lines.append($0) }
         report.header(plan: results.count)
-        for (index, result) in results.enumerated() { report.result(result, number: index + 1) }
+        for (index, result) in results.enumerated() { report.result(result, record: Self.record(result, number: index + 1)) }
         report.totals(StatusTally(results.map { ScenarioStatus($0.status) }))
         return sink.lines
     }
 
     @Test func passedFailedAndTimedOut() throws {
-        let lines = report([try passed(), try failed(), try timedOut()])
+        let (alpha, beta, gamma) = (try passed(), try failed(), try timedOut())
+        let lines = report([alpha, beta, gamma])
         #expect(lines == [
             "KTAP version 1",
             "1..3",
             "# alpha: 1.970 s wall, 1.642 s in 1 transition(s)",
+            Self.record(alpha, number: 1).ktapLine,
             "ok 1 alpha",
             // The scenario file and its line numbers, as cram labels a failure:
             // the first expected line is line 2 of the file (line 1 is a comment).
@@ -75,6 +81,7 @@ struct KTAPReportTests {
             "# +livepatch_callbacks_demo: pre_patch_callback: livepatch_callbacks_mod",
             "#  % rmmod livepatch_callbacks_demo",
             "# beta: 0.250 s wall, 0.000 s in 0 transition(s)",
+            Self.record(beta, number: 2).ktapLine,
             "not ok 2 beta",
             "# stopped: timed out after 60.000 s waiting for \(Self.condition)",
             "# --- scenarios/03-gamma.scenario",
@@ -85,6 +92,7 @@ struct KTAPReportTests {
             "# -livepatch_callbacks_demo: pre_patch_callback: vmlinux",
             "# -% rmmod livepatch_callbacks_demo",
             "# gamma: 60.012 s wall, 0.000 s in 0 transition(s)",
+            Self.record(gamma, number: 3).ktapLine,
             "not ok 3 gamma # TIMEOUT 60 seconds",
             "# Totals: pass:1 fail:2 xfail:0 xpass:0 skip:0 error:0",
             "1 passed, 2 failed",
@@ -188,5 +196,49 @@ struct KTAPReportTests {
         #expect(progress.skipReason == "this kernel has no CONFIG_LIVEPATCH")
         #expect(progress.isComplete)
         #expect(progress.results.isEmpty)
+    }
+
+    // MARK: The record
+
+    @Test func recordIsTheLineJustBeforeEachResult() throws {
+        let results = [try passed(), try failed(), try timedOut()]
+        let lines = report(results)
+        let resultIndices = lines.indices.filter { lines[$0].hasPrefix("ok ") || lines[$0].hasPrefix("not ok ") }
+        for (number, index) in resultIndices.enumerated() {
+            let record = try #require(ScenarioRecord.parse(ktapLine: lines[index - 1]), "no record before \(lines[index])")
+            #expect(record == Self.record(results[number], number: number + 1))
+        }
+        // A failure's record carries its diff: no reader scrapes it from the `# ` lines.
+        let beta = try #require(ScenarioRecord.parse(ktapLine: lines[resultIndices[1] - 1]))
+        #expect(beta.result.status == .fail)
+        #expect(beta.result.logExcerpt.contains("+livepatch_callbacks_demo: pre_patch_callback: livepatch_callbacks_mod"))
+        #expect(beta.result.artifacts["diff"] == "beta/diff.txt")
+    }
+
+    @Test func recordRoundTripsOnOneSortedLine() throws {
+        var record = Self.record(try timedOut(), number: 3)
+        record.result.diagnostics.append("two\nlines")
+        let line = record.ktapLine
+        #expect(line.hasPrefix(ScenarioRecord.ktapPrefix + "{\"kernel\":\"6.1.0-57-amd64\",\"result\":{\"artifacts\":"))
+        #expect(!line.contains("\n"))
+        #expect(ScenarioRecord.parse(ktapLine: line) == record)
+        #expect(ScenarioRecord.parse(ktapLine: line + "\r") == record)
+    }
+
+    @Test func recordParsesFromAKselftestNestedLine() throws {
+        let record = Self.record(try passed(), number: 1)
+        // run_kselftest.sh prefixes each line of a test's output with `# `.
+        #expect(ScenarioRecord.parse(ktapLine: "# " + record.ktapLine) == record)
+        #expect(ScenarioRecord.parse(ktapLine: "# # " + record.ktapLine + "\r") == record)
+        #expect(ScenarioRecord.parse(ktapLine: "    " + record.ktapLine) == record)
+    }
+
+    @Test func truncatedOrForeignRecordIsNil() throws {
+        let line = Self.record(try failed(), number: 2).ktapLine
+        #expect(ScenarioRecord.parse(ktapLine: String(line.dropLast(7))) == nil)
+        #expect(ScenarioRecord.parse(ktapLine: "# klp-result ") == nil)
+        #expect(ScenarioRecord.parse(ktapLine: "# klp-result {\"kernel\":\"x\"}") == nil)
+        #expect(ScenarioRecord.parse(ktapLine: "# beta: 0.250 s wall, 0.000 s in 0 transition(s)") == nil)
+        #expect(ScenarioRecord.parse(ktapLine: "ok 1 alpha") == nil)
     }
 }

@@ -50,8 +50,12 @@ struct KernelTroubleTests {
                                     records: records, wallTime: .seconds(1), transitions: [], diagnostics: [trouble.headline])
         result.crashExcerpt = trouble.excerpt
         var lines: [String] = []
-        KTAPReport { lines.append($0) }.result(result, number: 3)
+        KTAPReport { lines.append($0) }.result(result, record: ScenarioRecord(kernel: "6.1.0-56-amd64", result: .init(result, number: 3)))
         #expect(lines.last == "not ok 3 crash")
+        // The record carries the crash as data: no reader looks for a "kernel crashed:" prefix.
+        let record = try #require(ScenarioRecord.parse(ktapLine: lines[lines.count - 2]))
+        #expect(record.result.status == .crash)
+        #expect(record.result.logExcerpt.first == trouble.excerpt[0])
         #expect(lines.first == "# " + trouble.headline)
         #expect(StatusTally([ScenarioStatus(result.status)]).failures == 1)
         #expect(result.diffFileLines.prefix(2) == ["# " + trouble.headline, trouble.excerpt[0]])

@@ -105,7 +105,7 @@ struct KmsgLossTests {
         #expect(!result.showsDiff)
         #expect(result.diffFileLines == ["# the kernel log lost 518 records"])
         var lines: [String] = []
-        KTAPReport { lines.append($0) }.result(result, number: 1)
+        KTAPReport { lines.append($0) }.result(result, record: ScenarioRecord(kernel: "6.1.0-57-amd64", result: .init(result, number: 1)))
         #expect(!lines.contains { $0.hasPrefix("# @@") || $0.hasPrefix("# -") })
         #expect(lines.contains("# the kernel log lost 518 records"))
         var document = ResultsDocument(kernel: "6.1.0-57-amd64", planned: 1)

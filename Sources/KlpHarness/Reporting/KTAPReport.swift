@@ -1,6 +1,7 @@
 /// KTAP version 1 for CI (see Documentation/dev-tools/ktap.rst): a plan,
 /// one result line per scenario with its diff as `# ` diagnostics before a
-/// failure, totals, and a closing `N passed, N failed` line.
+/// failure and its ScenarioRecord as the last diagnostic before it, totals,
+/// and a closing `N passed, N failed` line.
 public struct KTAPReport {
     /// Receives each line as soon as it is known (stdout and ktap.txt).
     public var emit: (String) -> Void
@@ -23,8 +24,10 @@ public struct KTAPReport {
         }
     }
 
-    /// The lines for one finished scenario.
-    public func result(_ result: ScenarioResult, number: Int) {
+    /// The lines for one finished scenario: the diagnostics for a person,
+    /// then `record` (the data every consumer reads), then the result line.
+    public func result(_ result: ScenarioResult, record: ScenarioRecord) {
+        let number = record.result.number
         for note in result.diagnostics { diagnostic(note) }
         if result.showsDiff {
             diagnostic(UnifiedDiff(expected: result.expected, actual: result.actual)
@@ -33,6 +36,7 @@ public struct KTAPReport {
                 .joined(separator: "\n"))
         }
         diagnostic("\(result.scenario.name): \(result.wallTime.secondsText) wall, \(result.transitions.totalDuration.secondsText) in \(result.transitions.count) transition(s)")
+        emit(record.ktapLine)
         emit(Self.resultLine(result, number: number))
     }
 

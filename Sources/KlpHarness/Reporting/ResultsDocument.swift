@@ -50,18 +50,7 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
     }
 
     public mutating func append(_ result: ScenarioResult, number: Int) {
-        let name = result.scenario.name
-        var artifacts = ["expected": "\(name)/expected.txt", "actual": "\(name)/actual.txt", "kmsg": "\(name)/kmsg.txt"]
-        let diff = UnifiedDiff(expected: result.expected, actual: result.actual).render()
-        if !result.isSuccess { artifacts["diff"] = "\(name)/diff.txt" }
-        scenarios.append(Entry(
-            number: number, name: name, status: ScenarioStatus(result.status),
-            durationSeconds: result.wallTime.seconds,
-            transitionSeconds: result.transitions.totalDuration.seconds,
-            transitions: result.transitions.count,
-            diagnostics: result.diagnostics,
-            logExcerpt: result.passed ? Array(result.actual.suffix(5)) : result.crashExcerpt + (result.showsDiff ? diff : []),
-            artifacts: artifacts))
+        scenarios.append(Entry(result, number: number))
     }
 
     /// The document as results.json holds it.
@@ -81,5 +70,25 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
     /// reads results.json back (`show`, `report`, the page `vm` writes).
     public static func read(from path: String) throws -> ResultsDocument {
         try JSONDecoder().decode(ResultsDocument.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+}
+
+extension ResultsDocument.Entry {
+    /// The entry for an engine's result: built once by the runner, which
+    /// hands the same value to results.json and to the KTAP record
+    /// (ScenarioRecord), so the two cannot disagree.
+    public init(_ result: ScenarioResult, number: Int) {
+        let name = result.scenario.name
+        var artifacts = ["expected": "\(name)/expected.txt", "actual": "\(name)/actual.txt", "kmsg": "\(name)/kmsg.txt"]
+        let diff = UnifiedDiff(expected: result.expected, actual: result.actual).render()
+        if !result.isSuccess { artifacts["diff"] = "\(name)/diff.txt" }
+        self.init(
+            number: number, name: name, status: ScenarioStatus(result.status),
+            durationSeconds: result.wallTime.seconds,
+            transitionSeconds: result.transitions.totalDuration.seconds,
+            transitions: result.transitions.count,
+            diagnostics: result.diagnostics,
+            logExcerpt: result.passed ? Array(result.actual.suffix(5)) : result.crashExcerpt + (result.showsDiff ? diff : []),
+            artifacts: artifacts)
     }
 }

@@ -73,14 +73,16 @@ public struct SuiteRunner {
             outcomes.append(result)
             var changed = try results.write(result)
             document.running = nil
-            document.append(result, number: index + 1)
+            // One entry for results.json and the KTAP record alike.
+            let entry = ResultsDocument.Entry(result, number: index + 1)
+            document.scenarios.append(entry)
             changed += try results.write(document)
             // Sent before the KTAP line, so a host that sees `ok N` has this
             // scenario's files even if the kernel crashes in the next one.
             // junit.xml stays in the guest: the host writes its own.
             for file in changed where file != OpenResultsFolder.junitName { try channel?.send(file, from: folder.root) }
             try channel?.drain()
-            report.result(result, number: index + 1)
+            report.result(result, record: ScenarioRecord(kernel: release, result: entry))
         }
         document.complete = !Interruption.isRequested
         try results.write(document)
