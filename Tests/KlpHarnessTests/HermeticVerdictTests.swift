@@ -4,7 +4,8 @@ import Testing
 
 /// The host's verdict on a hermetic run is the agreement of every witness:
 /// the runner's exit status (ttyS1 and the results channel), ttyS1's KTAP
-/// plan and result lines, and the guest's results.json. Each test replays
+/// plan, result lines and records, and the records and completion frame of
+/// the results channel. Each test replays
 /// recorded boots through `HermeticRun` (no VM) and makes one witness go
 /// missing or lie; the recordings use the runner's own line and frame
 /// formats (compare Fixtures/ktap-6.1-pass.txt and ResultsChannel).
@@ -78,13 +79,40 @@ struct HermeticVerdictTests {
         #expect(outcome.result.infrastructureError == nil)
     }
 
-    @Test("a results.json that arrived but does not decode")
-    func undecodableDocument() throws {
+    @Test("a record that arrived but does not decode")
+    func undecodableRecord() throws {
         var recording = Recording(Self.names)
-        recording.channelTail = Array("KLP-FILE 5 results.json\n{nope".utf8)
+        recording.channelTail = Array("KLP-FILE 5 records/3.json\n{nope".utf8)
         let outcome = try replay([recording])
         #expect(outcome.result.status == .infrastructure)
-        #expect(outcome.result.infrastructureError?.contains("results.json arrived but is not a results document") == true)
+        #expect(outcome.result.infrastructureError?.contains("the guest's records/3.json arrived but is not a scenario record") == true)
+    }
+
+    @Test("a completion frame that arrived but does not decode")
+    func undecodableCompletion() throws {
+        var recording = Recording(Self.names)
+        recording.channelTail = Array("KLP-FILE 5 records/end.json\n{nope".utf8)
+        let outcome = try replay([recording])
+        #expect(outcome.result.status == .infrastructure)
+        #expect(outcome.result.infrastructureError?.contains("records/end.json arrived but is not a completion frame") == true)
+    }
+
+    @Test("no completion frame although the runner exited 0")
+    func missingCompletion() throws {
+        var recording = Recording(Self.names)
+        recording.sendsCompletion = false
+        let outcome = try replay([recording])
+        #expect(outcome.result.status == .infrastructure)
+        #expect(outcome.result.infrastructureError?.contains("records/end.json did not arrive over the results channel") == true)
+    }
+
+    @Test("a record missing from the channel")
+    func channelMissesARecord() throws {
+        var recording = Recording(Self.names)
+        recording.channelOmitsRecord = "module-going-notifier"
+        let outcome = try replay([recording])
+        #expect(outcome.result.status == .infrastructure)
+        #expect(outcome.result.infrastructureError?.contains("the guest's records list 4 of the 5 planned scenarios; missing: module-going-notifier") == true)
     }
 
     @Test("the channel loses its tail: the failing scenario's entry never arrives (issue 15's reproduction)")
@@ -144,13 +172,13 @@ struct HermeticVerdictTests {
         #expect(outcome.result.infrastructureError?.contains("ttyS1's KTAP has no result line for module-going-notifier") == true)
     }
 
-    @Test("results.json arrives whole but is not marked complete")
+    @Test("the completion frame says the suite did not finish")
     func incompleteDocument() throws {
         var recording = Recording(Self.names)
         recording.documentComplete = false
         let outcome = try replay([recording])
         #expect(outcome.result.status == .infrastructure)
-        #expect(outcome.result.infrastructureError?.contains("not marked complete") == true)
+        #expect(outcome.result.infrastructureError?.contains("the guest's completion frame says the suite did not finish although the runner exited with 0") == true)
     }
 
     // MARK: a witness lying
@@ -161,7 +189,7 @@ struct HermeticVerdictTests {
         recording.exitStatus = 0
         let outcome = try replay([recording])
         #expect(outcome.result.status == .infrastructure)
-        #expect(outcome.result.infrastructureError?.contains("the runner exited 0 but the guest's results.json has target-module-not-present failing") == true)
+        #expect(outcome.result.infrastructureError?.contains("the runner exited 0 but the guest's records have target-module-not-present failing") == true)
     }
 
     @Test("exit status 1 while every witness says pass")
@@ -182,14 +210,64 @@ struct HermeticVerdictTests {
         #expect(outcome.result.infrastructureError?.contains("exit status is 0 on ttyS1 but 1 over the results channel") == true)
     }
 
-    @Test("results.json says pass where KTAP says `not ok`")
+    @Test("the channel's record says pass where KTAP says `not ok`")
     func documentDisagreesWithKTAP() throws {
         var recording = Recording(Self.names, failing: ["module-going-notifier"])
         recording.documentSaysPass = true
         let outcome = try replay([recording])
         #expect(outcome.result.status == .infrastructure)
-        #expect(outcome.result.infrastructureError?.contains("module-going-notifier is 'not ok' on ttyS1 but 'pass' in the guest's results.json") == true)
+        #expect(outcome.result.infrastructureError?.contains("module-going-notifier is 'not ok' on ttyS1 but 'pass' in the guest's record") == true)
         #expect(outcome.document.scenarios.first { $0.name == "module-going-notifier" }?.status == .infrastructure)
+    }
+
+    @Test("ttyS1's record differs from the channel's (same status, other data)")
+    func recordsDiffer() throws {
+        var recording = Recording(Self.names, failing: ["module-going-notifier"])
+        recording.channelRecordDuration = 9.5
+        let outcome = try replay([recording])
+        #expect(outcome.result.status == .infrastructure)
+        #expect(outcome.result.infrastructureError?.contains("ttyS1's record of target-module-before-livepatch differs from the one over the results channel") == true)
+    }
+
+    @Test("the host's results are the records': the crash's record and renumbered records on stdout")
+    func hostKTAPCarriesRenumberedRecords() throws {
+        let console = try Fixture.text("console-oops-6.1", "log").split(separator: "\n").map(String.init)
+        var crashed = Recording(Array(Self.names.prefix(2)))
+        crashed.crashIn = Self.names[2]
+        crashed.console = console
+        let outcome = try replay([crashed, Recording(Array(Self.names.suffix(2)))])
+        let records = outcome.stdout.compactMap { ScenarioRecord.parse(ktapLine: $0) }
+        #expect(records.map(\.result.number) == [1, 2, 3, 4, 5])
+        #expect(records.map(\.result) == outcome.document.scenarios)
+        #expect(records[2].result.status == .crash)
+        let crashLine = try #require(outcome.stdout.firstIndex(of: "not ok 3 module-going-notifier"))
+        #expect(ScenarioRecord.parse(ktapLine: outcome.stdout[crashLine - 1])?.result.name == "module-going-notifier")
+        // ktap.txt holds the same stream.
+        let ktap = try String(contentsOfFile: outcome.folder.ktapPath, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(ktap == outcome.stdout)
+    }
+
+    @Test("the page is built from what the host holds in memory, not from the folder read back")
+    func pageFromMemory() throws {
+        let console = try Fixture.text("console-oops-6.1", "log").split(separator: "\n").map(String.init)
+        var crashed = Recording(Array(Self.names.prefix(2)))
+        crashed.crashIn = Self.names[2]
+        crashed.console = console
+        let outcome = try replay([crashed, Recording(Array(Self.names.suffix(2)))])
+        #expect(outcome.result.artifacts.keys.sorted() == Self.names.sorted())
+        #expect(outcome.result.artifacts["module-coming-notifier"]?.actual == ["livepatch: enabling patch module-coming-notifier"])
+        #expect(outcome.result.artifacts["module-coming-notifier"]?.records.map(\.message) == ["livepatch: enabling patch module-coming-notifier"])
+        #expect(outcome.result.artifacts["module-going-notifier"]?.actual == [])
+        // The folders go away: the page must not need them.
+        for name in Self.names { try FileBytes.removeTree(outcome.folder.scenarioDirectory(name)) }
+        let kernel = ResultsArchive.KernelRun(release: outcome.document.kernel, directory: outcome.folder.root,
+                                              document: outcome.document, delivered: outcome.result.artifacts)
+        let page = HTMLReport.render(ResultsArchive(root: outcome.folder.resultsRoot, kernels: [kernel]))
+        for name in Self.names where name != Self.names[2] {
+            #expect(page.contains("livepatch: enabling patch \(name)"), "\(name)'s transcript is not on the page")
+        }
+        let onDisk = ResultsArchive.KernelRun(release: outcome.document.kernel, directory: outcome.folder.root, document: outcome.document)
+        #expect(onDisk.artifacts(of: Self.names[0]) == nil)
     }
 
     @Test("a KTAP plan that disagrees with the scenarios planned")
@@ -228,8 +306,10 @@ struct HermeticVerdictTests {
     func storeKeepsOnlyScenarioFolders() throws {
         let (machine, folder) = try ReplayedGuest.make([])
         let run = HermeticRun(machine: machine, scenarios: [], scenarioTimeout: 60, emit: nil, narrate: false)
-        let (document, arrived) = try run.store(ResultsChannel.parse(try Recording(["a"]).channel(release: "x")))
-        #expect(arrived && document?.complete == true)
+        let delivered = try run.store(ResultsChannel.parse(try Recording(["a"]).channel(release: "x")))
+        #expect(delivered.completionArrived && delivered.completion?.complete == true)
+        #expect(delivered.records.map(\.result.name) == ["a"])
+        #expect(FileBytes.size("\(folder.root)/records") == nil)
         #expect(FileBytes.size(folder.junitPath) == nil)
         #expect(FileBytes.size(folder.jsonPath) == nil)
         #expect(FileBytes.size("\(folder.root)/a/actual.txt") != nil)
@@ -272,9 +352,10 @@ struct HermeticVerdictTests {
 }
 
 /// One boot as the guest would have produced it: ttyS1's lines (the
-/// runner's KTAP, then the init's exit line), the results channel's frames
-/// (each scenario's files and results.json after each scenario, results.json
-/// again at the end, then the init's `exit-status`) and the console.
+/// runner's KTAP with a record before each result line, then the init's
+/// exit line), the results channel's frames (each scenario's files and its
+/// record, the completion frame at the end, then the init's `exit-status`)
+/// and the console.
 struct Recording {
     enum Cut { case beforeScenario(String), insideLastFrame }
 
@@ -287,7 +368,12 @@ struct Recording {
     var ktapOmits: String?
     var dropKTAP = false
     var documentComplete = true
+    /// The channel's records say pass for every scenario.
     var documentSaysPass = false
+    var sendsCompletion = true
+    var channelOmitsRecord: String?
+    /// The channel's records give this wall time, ttyS1's the real one.
+    var channelRecordDuration: Double?
     var channelCut: Cut?
     var channelTail: [UInt8] = []
     /// A scenario started after `names` in which the kernel crashed.
@@ -302,13 +388,28 @@ struct Recording {
         plan = names.count
     }
 
+    static let release = "6.1.0-57-amd64"
+
+    /// The record the runner printed and sent for scenario `index`.
+    func record(_ index: Int, onChannel: Bool) -> ScenarioRecord {
+        let name = names[index]
+        let failed = failing.contains(name) && !(onChannel && documentSaysPass)
+        return ScenarioRecord(kernel: Self.release, result: .init(
+            number: index + 1, name: name, status: failed ? .fail : .pass,
+            durationSeconds: onChannel ? channelRecordDuration ?? 0.455 : 0.455, transitionSeconds: 0.003, transitions: 2,
+            diagnostics: [], logExcerpt: [], artifacts: ["actual": "\(name)/actual.txt"]))
+    }
+
     var ktap: [String] {
         guard !dropKTAP else { return [] }
         var lines = ["# guest: init started 0.62 s after the kernel did", "KTAP version 1", "1..\(plan ?? names.count)"]
         for (index, name) in names.enumerated() {
             lines.append("# starting \(index + 1) \(name)")
             lines.append("# \(name): 0.455 s wall, 0.003 s in 2 transition(s)")
-            if name != ktapOmits { lines.append("\(failing.contains(name) ? "not ok" : "ok") \(index + 1) \(name)") }
+            if name != ktapOmits {
+                lines.append(record(index, onChannel: false).ktapLine)
+                lines.append("\(failing.contains(name) ? "not ok" : "ok") \(index + 1) \(name)")
+            }
         }
         if let crashIn {
             lines.append("# starting \(names.count + 1) \(crashIn)")
@@ -325,21 +426,23 @@ struct Recording {
     }
 
     func channel(release: String) throws -> [UInt8] {
-        var document = ResultsDocument(kernel: release, planned: names.count + (crashIn == nil ? 0 : 1))
-        var stream: [UInt8] = []
+        // A top-level file the host must never store (the guest's junit.xml
+        // crossed the channel in earlier versions).
+        var stream = frame("junit.xml", Array("<testsuites name=\"guest's own junit\"/>\n".utf8))
         for (index, name) in names.enumerated() {
             if case .beforeScenario(name) = channelCut { return stream }
-            let failed = failing.contains(name)
-            stream += frame("\(name)/actual.txt", Array("livepatch: enabling patch\n".utf8))
-            document.scenarios.append(.init(number: index + 1, name: name, status: failed && !documentSaysPass ? .fail : .pass,
-                                            durationSeconds: 0.455, transitionSeconds: 0.003, transitions: 2, diagnostics: [],
-                                            logExcerpt: [], artifacts: ["actual": "\(name)/actual.txt"]))
-            stream += frame("results.json", Array(try document.encoded().utf8))
-            stream += frame("junit.xml", Array("<testsuites name=\"guest's own junit\"/>\n".utf8))
+            stream += frame("\(name)/expected.txt", Array("livepatch: enabling patch\n".utf8))
+            stream += frame("\(name)/actual.txt", Array("livepatch: enabling patch \(name)\n".utf8))
+            stream += frame("\(name)/kmsg.txt", Array("[   12.500000] livepatch: enabling patch \(name)\n".utf8))
+            if name != channelOmitsRecord {
+                stream += frame(ResultsChannel.recordPath(index + 1), Array(record(index, onChannel: true).json().utf8))
+            }
         }
         if crashIn != nil { return stream }
-        document.complete = documentComplete
-        stream += frame("results.json", Array(try document.encoded().utf8))
+        if sendsCompletion {
+            let completion = ResultsChannel.Completion(complete: documentComplete, planned: names.count)
+            stream += frame(ResultsChannel.completionPath, Array(completion.json().utf8))
+        }
         if case .insideLastFrame = channelCut { return Array(stream.dropLast(10)) }
         if let status = channelExitStatus ?? exitStatus { stream += frame(GuestImage.exitStatusFile, Array(String(status).utf8)) }
         return stream + channelTail

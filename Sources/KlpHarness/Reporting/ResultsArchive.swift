@@ -10,16 +10,19 @@ public struct ResultsArchive: Sendable {
         public var release: String
         public var directory: String
         public var document: ResultsDocument
+        /// Each scenario's files as the host holds them in memory (what
+        /// the results channel delivered, or a crash the host recorded),
+        /// so `klp-harness vm` builds its page without reading the folder
+        /// back. Nil for a folder read from disk (`show`, `report`).
+        public var delivered: [String: ScenarioArtifacts]?
 
         /// The files of one scenario, or nil if the run did not get to it.
         public func artifacts(of scenario: String) -> ScenarioArtifacts? {
+            if let delivered { return delivered[scenario] }
             let directory = "\(self.directory)/\(scenario)"
             guard let expected = try? KernelFile.read("\(directory)/expected.txt") else { return nil }
-            let lines: (String) -> [String] = { text in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLastIfEmpty() }
-            let actual = (try? KernelFile.read("\(directory)/actual.txt")).map(lines) ?? []
-            let kmsg = (try? KernelFile.read("\(directory)/kmsg.txt")).map(lines) ?? []
-            let records = kmsg.enumerated().compactMap { KmsgRecord(dmesgLine: $0.element[...], sequence: UInt64($0.offset)) }
-            return ScenarioArtifacts(expected: lines(expected), actual: actual, records: records)
+            return ScenarioArtifacts(expectedText: expected, actualText: try? KernelFile.read("\(directory)/actual.txt"),
+                                     kmsgText: try? KernelFile.read("\(directory)/kmsg.txt"))
         }
     }
 
@@ -66,6 +69,21 @@ public struct ScenarioArtifacts: Sendable {
     public var expected: [String]
     public var actual: [String]
     public var records: [KmsgRecord]
+
+    public init(expected: [String], actual: [String], records: [KmsgRecord]) {
+        self.expected = expected
+        self.actual = actual
+        self.records = records
+    }
+
+    /// From the texts of expected.txt, actual.txt and kmsg.txt, as a
+    /// scenario's folder holds them on disk or the channel delivered them.
+    public init(expectedText: String, actualText: String?, kmsgText: String?) {
+        let lines: (String) -> [String] = { text in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLastIfEmpty() }
+        let kmsg = kmsgText.map(lines) ?? []
+        self.init(expected: lines(expectedText), actual: actualText.map(lines) ?? [],
+                  records: kmsg.enumerated().compactMap { KmsgRecord(dmesgLine: $0.element[...], sequence: UInt64($0.offset)) })
+    }
 
     public var diff: UnifiedDiff { UnifiedDiff(expected: expected, actual: actual) }
 

@@ -71,24 +71,28 @@ public struct SuiteRunner {
             try results.write(document)
             let result = engine.run(scenario)
             outcomes.append(result)
-            var changed = try results.write(result)
+            let files = try results.write(result)
             document.running = nil
             // One entry for results.json and the KTAP record alike.
             let entry = ResultsDocument.Entry(result, number: index + 1)
             document.scenarios.append(entry)
-            changed += try results.write(document)
+            try results.write(document)
+            let record = ScenarioRecord(kernel: release, result: entry)
             // Sent before the KTAP line, so a host that sees `ok N` has this
-            // scenario's files even if the kernel crashes in the next one.
-            // junit.xml stays in the guest: the host writes its own.
-            for file in changed where file != OpenResultsFolder.junitName { try channel?.send(file, from: folder.root) }
+            // scenario's files and record even if the kernel crashes in the
+            // next one. results.json and junit.xml stay in the guest: the
+            // host writes its own from the records.
+            for file in files { try channel?.send(file, from: folder.root) }
+            try channel?.send(record.json(), as: ResultsChannel.recordPath(entry.number))
             try channel?.drain()
-            report.result(result, record: ScenarioRecord(kernel: release, result: entry))
+            report.result(result, record: record)
         }
         document.complete = !Interruption.isRequested
         try results.write(document)
-        // The host believes the suite finished only if results.json says so
-        // too (HermeticRun's Witnesses): the last copy crosses the channel.
-        try channel?.send(OpenResultsFolder.jsonName, from: folder.root)
+        // The host believes the suite finished only if the runner says so
+        // over the channel too (HermeticRun's Witnesses).
+        try channel?.send(ResultsChannel.Completion(complete: document.complete, planned: suite.scenarios.count).json(),
+                          as: ResultsChannel.completionPath)
         try channel?.drain()
         let transitionTime = outcomes.reduce(Duration.zero) { $0 + $1.transitions.totalDuration }
         report.diagnostic("suite: \(outcomes.count) scenario(s) in \((clock.now - started).secondsText) wall, \(transitionTime.secondsText) in transitions")

@@ -5,7 +5,8 @@ import Foundation
 /// scenario fails with the crash, and the guest is booted again for the
 /// scenarios after it (as LTP's runner reboots the machine under test and
 /// carries on). The host composes one KTAP stream, one results.json and one
-/// JUnit file out of the boots.
+/// JUnit file out of the boots, from the ScenarioRecords the guest sent
+/// (never from a document of the guest's to decode and rewrite).
 struct HermeticRun {
     var machine: any GuestBooting
     var scenarios: [Scenario]
@@ -24,6 +25,8 @@ struct HermeticRun {
         var status: ExitStatus
         var document: ResultsDocument
         var boots: Int
+        /// Each scenario's files, held for the page the host writes.
+        var artifacts: [String: ScenarioArtifacts] = [:]
         /// A sentence for the host's summary when the VM itself failed.
         var infrastructureError: String?
     }
@@ -35,7 +38,10 @@ struct HermeticRun {
         var reported: Set<String> = []
         /// Each result line, in order, as `Witnesses` compares them.
         var results: [(name: String, ok: Bool)] = []
+        /// Each `# klp-result` record, as the boot numbered it.
+        var records: [ScenarioRecord] = []
         var plan: Int?
+        var skipReason: String?
         var skipLines: [String] = []
     }
 
@@ -70,6 +76,7 @@ struct HermeticRun {
         let clock = ContinuousClock()
         let began = clock.now
         var document = ResultsDocument(kernel: release, planned: scenarios.count)
+        var artifacts: [String: ScenarioArtifacts] = [:]
         var ktap: [String] = []
         var remaining = scenarios
         var boots = 0
@@ -93,10 +100,13 @@ struct HermeticRun {
                     announced = true
                     log("\(release): guest is up (\((clock.now - began).secondsText) after the first boot started)")
                 }
-                if line == "KTAP version 1" { return }
-                if line.hasPrefix("1..") {
-                    stream.plan = Int(line.dropFirst(3).prefix { $0.isNumber })
-                    if line.hasPrefix("1..0 # SKIP") {
+                switch KTAPLine.parse(line) {
+                case .version:
+                    return
+                case .plan(let count, let skipReason):
+                    stream.plan = count
+                    if let skipReason {
+                        stream.skipReason = skipReason
                         stream.skipLines = ["KTAP version 1", line]
                     } else if !headerEmitted {
                         headerEmitted = true
@@ -104,18 +114,26 @@ struct HermeticRun {
                         say("1..\(scenarios.count)")
                     }
                     return
-                }
                 // The host prints the totals of all boots at the end.
-                if line.hasPrefix("# Totals:") || Self.isClosingCount(line) { return }
-                if line.hasPrefix("# starting "), let (number, name) = Self.numbered(line.dropFirst("# starting ".count)) {
+                case .totals:
+                    return
+                case .other(let text) where Self.isClosingCount(text):
+                    return
+                case .diagnostic(let text) where text.hasPrefix("starting "):
+                    guard let (number, name) = Self.numbered(text.dropFirst("starting ".count)) else { break }
                     stream.started = (name, clock.now)
                     watch.started()
                     let renumbered = "# starting \(stream.offset + number) \(name)"
                     say(renumbered)
                     if narrate { log("\(release): [\((clock.now - began).secondsText)] starting \(stream.offset + number) \(name) of \(scenarios.count)") }
                     return
-                }
-                if let result = KTAPProgress.parseResult(line) {
+                case .record(let record):
+                    stream.records.append(record)
+                    var renumbered = record
+                    renumbered.result.number += stream.offset
+                    say(renumbered.ktapLine)
+                    return
+                case .result(let result):
                     stream.reported.insert(result.name)
                     stream.results.append((result.name, result.ok))
                     watch.finished()
@@ -125,22 +143,27 @@ struct HermeticRun {
                         log("\(release): [\((clock.now - began).secondsText)] \(renumbered.prefix(120))\(result.ok ? "" : "  (see \(folder.root)/\(result.name)/diff.txt)")")
                     }
                     return
+                case .diagnostic, .other:
+                    break
                 }
                 say(line)
             }
             let boot = try machine.boot(arguments: GuestImage.suiteArguments(names: remaining.map(\.name), timeout: scenarioTimeout),
                                         files: [], stopWhen: { [responseLimit] in watch.isOverdue(after: responseLimit) }, onLine: handle)
             let vm = boot.vm
-            let (bootDocument, documentArrived) = try store(boot.received)
-            for var entry in bootDocument?.scenarios ?? [] {
+            let delivered = try store(boot.received)
+            // The record's number is the boot's; the host's counts all boots.
+            for record in delivered.records {
+                artifacts[record.result.name] = delivered.artifacts(of: record.result.name)
+                var entry = record.result
                 entry.number += stream.offset
                 document.scenarios.append(entry)
             }
 
             if let guestExit = boot.guestExit {
                 let witnesses = Witnesses(planned: remaining.map(\.name), ktapPlan: stream.plan, ktapResults: stream.results,
-                                          ktapExit: boot.ktapExit, channelExit: boot.channelExit, document: bootDocument,
-                                          documentArrived: documentArrived, received: boot.received)
+                                          ktapRecords: stream.records, ktapExit: boot.ktapExit, channelExit: boot.channelExit,
+                                          delivered: delivered, received: boot.received)
                 if let disagreement = witnesses.disagreement() {
                     let reason = "the guest's witnesses disagree: \(disagreement.reason)"
                     document.complete = false
@@ -157,17 +180,17 @@ struct HermeticRun {
                     document.addUnreported(remaining.map(\.name), status: .infrastructure, reason: reason)
                     say("# error: \(reason)")
                     try finish(document, ktap: ktap, summarize: headerEmitted, say: say)
-                    return Result(status: .infrastructure, document: document, boots: boots, infrastructureError: reason)
+                    return Result(status: .infrastructure, document: document, boots: boots, artifacts: artifacts, infrastructureError: reason)
                 }
                 // The witnesses agree: every scenario of this boot has its
                 // entry (ttyS1 may have been lost as a whole, see Witnesses).
-                let arrived = Set(bootDocument?.scenarios.map(\.name) ?? [])
+                let arrived = Set(delivered.records.map(\.result.name))
                 remaining.removeAll { stream.reported.contains($0.name) || arrived.contains($0.name) }
                 if !stream.skipLines.isEmpty {
                     stream.skipLines.forEach(say)
-                    document.skipReason = bootDocument?.skipReason
+                    document.skipReason = stream.skipReason
                 }
-                document.complete = bootDocument?.complete ?? false
+                document.complete = delivered.completion?.complete ?? false
                 let status = ExitStatus(rawValue: guestExit) ?? .failed
                 if (status != .passed && status != .failed) || !remaining.isEmpty {
                     // The runner stopped before the scenarios (bad input, a
@@ -175,7 +198,7 @@ struct HermeticRun {
                     document.addUnreported(remaining.map(\.name), status: status == .skipped ? .skip : .error,
                                            reason: "the runner in the guest exited with \(guestExit) before this scenario")
                     try finish(document, ktap: ktap, summarize: status != .skipped, say: say)
-                    return Result(status: status, document: document, boots: boots,
+                    return Result(status: status, document: document, boots: boots, artifacts: artifacts,
                                   infrastructureError: status == .infrastructure ? "the runner in the guest exited with 3 (its messages are above)" : nil)
                 }
                 break
@@ -184,7 +207,7 @@ struct HermeticRun {
             if Interruption.isRequested {
                 say("# interrupted by \(Interruption.signalName) after \(document.scenarios.count) of \(scenarios.count) scenario(s); QEMU was stopped")
                 try finish(document, ktap: ktap, summarize: true, say: say)
-                return Result(status: Interruption.exitStatus, document: document, boots: boots)
+                return Result(status: Interruption.exitStatus, document: document, boots: boots, artifacts: artifacts)
             }
             let consoleLines = boot.console
             if !vm.timedOut, let started = stream.started, !stream.reported.contains(started.name),
@@ -194,13 +217,16 @@ struct HermeticRun {
                 let entry = try recordCrash(crash, of: scenario, number: number, console: consoleLines,
                                             duration: clock.now - started.at)
                 document.scenarios.append(entry)
-                say("# kernel crashed: \(crash.headline)")
+                // What recordCrash wrote to the folder, held for the page.
+                artifacts[scenario.name] = ScenarioArtifacts(expectedText: scenario.transcript(for: release).joined(separator: "\n"),
+                                                             actualText: "", kmsgText: consoleLines.joined(separator: "\n"))
                 for line in crash.excerpt.prefix(12) { say("# \(line)") }
                 say("# the VM was rebooted; full excerpt in \(folder.root)/\(scenario.name)/diff.txt")
+                // The host's verdict on this scenario travels as data too.
+                say(ScenarioRecord(kernel: release, result: entry).ktapLine)
                 say("not ok \(number) \(scenario.name)")
                 if narrate { log("\(release): [\((clock.now - began).secondsText)] not ok \(number) \(scenario.name): kernel crashed: \(crash.headline)") }
                 remaining.removeAll { $0.name == scenario.name }
-                try folder.write(document)
                 continue
             }
             // The VM died or hung outside a scenario, or without a kernel
@@ -213,7 +239,7 @@ struct HermeticRun {
             document.infrastructureError = reason + "; see console.log and qemu.log"
             document.addUnreported(remaining.map(\.name), status: .infrastructure, reason: reason)
             try finish(document, ktap: ktap, summarize: headerEmitted, say: say)
-            return Result(status: .infrastructure, document: document, boots: boots, infrastructureError: reason)
+            return Result(status: .infrastructure, document: document, boots: boots, artifacts: artifacts, infrastructureError: reason)
         }
         // Every boot's witnesses agreed; the boots together must still
         // account for each planned scenario once, in order.
@@ -222,12 +248,12 @@ struct HermeticRun {
             document.infrastructureError = reason
             say("# error: \(reason)")
             try finish(document, ktap: ktap, summarize: headerEmitted, say: say)
-            return Result(status: .infrastructure, document: document, boots: boots, infrastructureError: reason)
+            return Result(status: .infrastructure, document: document, boots: boots, artifacts: artifacts, infrastructureError: reason)
         }
         document.complete = true
         try finish(document, ktap: ktap, summarize: true, say: say)
         let failed = document.scenarios.contains { $0.status.needsAttention }
-        return Result(status: failed ? .failed : .passed, document: document, boots: boots)
+        return Result(status: failed ? .failed : .passed, document: document, boots: boots, artifacts: artifacts)
     }
 
     /// The runner bounds every wait in a scenario by `--timeout` and each
@@ -241,29 +267,56 @@ struct HermeticRun {
                     excerpt: Array(console.suffix(40)))
     }
 
+    /// What the results channel delivered of one boot's results.
+    struct Delivered {
+        /// The records that decoded, in the order they arrived.
+        var records: [ScenarioRecord] = []
+        /// Record frames that arrived but are not records.
+        var undecodable: [String] = []
+        var completion: ResultsChannel.Completion?
+        /// Whether the completion frame arrived at all (it may not decode).
+        var completionArrived = false
+        /// The scenario folders' files, by path relative to the kernel's folder.
+        var files: [String: [UInt8]] = [:]
+
+        /// A scenario's files as delivered, or nil without its expected.txt.
+        func artifacts(of scenario: String) -> ScenarioArtifacts? {
+            let text: (String) -> String? = { file in files["\(scenario)/\(file)"].map { String(decoding: $0, as: UTF8.self) } }
+            guard let expected = text("expected.txt") else { return nil }
+            return ScenarioArtifacts(expectedText: expected, actualText: text("actual.txt"), kmsgText: text("kmsg.txt"))
+        }
+    }
+
     /// Writes the files a boot delivered (scenario folders) and returns its
-    /// results.json, and whether one arrived at all (it may not decode).
-    /// Nothing from the guest is written through a symlink or outside the
-    /// kernel's results folder, and nothing at its top: results.json,
-    /// junit.xml and ktap.txt there are the host's, written from the
-    /// witnesses once they agree, never the guest's copies.
-    func store(_ received: ResultsChannel.Received) throws -> (document: ResultsDocument?, arrived: Bool) {
-        var document: ResultsDocument?
-        var arrived = false
+    /// records and completion. Nothing from the guest is written through a
+    /// symlink or outside the kernel's results folder, and nothing at its
+    /// top: results.json, junit.xml and ktap.txt there are the host's,
+    /// built from the records once the witnesses agree.
+    func store(_ received: ResultsChannel.Received) throws -> Delivered {
+        var delivered = Delivered()
         for path in received.order {
             guard let bytes = received.files[path] else { continue }
-            if path == OpenResultsFolder.jsonName {
-                arrived = true
-                document = try? JSONDecoder().decode(ResultsDocument.self, from: Data(bytes))
+            if path == ResultsChannel.completionPath {
+                delivered.completionArrived = true
+                delivered.completion = try? JSONDecoder().decode(ResultsChannel.Completion.self, from: Data(bytes))
+                continue
+            }
+            if path.hasPrefix(ResultsChannel.recordsFolder + "/") {
+                if let record = ScenarioRecord.decode(json: String(decoding: bytes, as: UTF8.self)) {
+                    delivered.records.append(record)
+                } else {
+                    delivered.undecodable.append(path)
+                }
                 continue
             }
             guard path.contains("/") else { continue }
+            delivered.files[path] = bytes
             if let slash = path.lastIndex(of: "/") {
                 try FileBytes.makeDirectories("\(folder.root)/\(path[..<slash])")
             }
             try FileBytes.write(bytes, to: "\(folder.root)/\(path)")
         }
-        return (document, arrived)
+        return delivered
     }
 
     /// The crashed scenario's folder: its expected transcript, the console
@@ -354,29 +407,32 @@ extension Deadline {
 ///
 /// - the runner's exit status, on ttyS1 (`klp-harness-guest: exit N`) and
 ///   over the results channel (`exit-status`), written by the guest's init;
-/// - ttyS1's KTAP: the plan and one `ok`/`not ok` line per scenario;
-/// - the results channel: whole frames only, and results.json as the runner
-///   wrote it last (`complete: true` once the suite finished).
+/// - ttyS1's KTAP: the plan, one `ok`/`not ok` line per scenario and the
+///   `# klp-result` record before it;
+/// - the results channel: whole frames only, one record per scenario and
+///   the runner's completion frame (`complete: true` once the suite
+///   finished), see ResultsChannel.
 ///
 /// The rule for a lost port: the results channel carries the results, so it
 /// must be whole. ttyS1 may be lost as a whole (a port that said nothing at
 /// all, as with KLP_HARNESS_TEST_DROP_KTAP=1): a missing witness is not a
-/// lying one, and the verdict then stands on the channel's results.json and
+/// lying one, and the verdict then stands on the channel's records and
 /// exit status, which must agree. Once ttyS1 said anything (the plan, a
 /// result, the exit line), its plan and every result line must be there and
-/// agree; only its exit line may be missing, as the channel's copy is the
-/// one the init writes last (a status that differs is a disagreement).
+/// agree, and each record it printed must equal the channel's; only its
+/// exit line may be missing, as the channel's copy is the one the init
+/// writes last (a status that differs is a disagreement).
 struct Witnesses {
     /// The scenarios this boot was asked to run, in order.
     var planned: [String]
     var ktapPlan: Int?
     var ktapResults: [(name: String, ok: Bool)]
+    /// The records ttyS1 printed.
+    var ktapRecords: [ScenarioRecord] = []
     var ktapExit: Int32?
     var channelExit: Int32?
-    /// The channel's results.json, if it arrived and decoded.
-    var document: ResultsDocument?
-    /// Whether results.json arrived at all (it may not have decoded).
-    var documentArrived: Bool
+    /// The records and completion the channel delivered.
+    var delivered: HermeticRun.Delivered
     var received: ResultsChannel.Received
 
     struct Disagreement: Equatable {
@@ -408,23 +464,27 @@ struct Witnesses {
             // results to compare; the caller reports the runner's status.
             return nil
         }
-        guard let document else {
-            return Disagreement(reason: documentArrived
-                ? "the guest's results.json arrived but is not a results document (the runner exited with \(exit))"
-                : "the guest's results.json did not arrive over the results channel (the runner exited with \(exit))")
+        if let path = delivered.undecodable.first {
+            return Disagreement(reason: "the guest's \(path) arrived but is not a scenario record (the runner exited with \(exit))")
         }
-        let listed = document.scenarios.map(\.name)
+        guard let completion = delivered.completion else {
+            return Disagreement(reason: delivered.completionArrived
+                ? "the guest's \(ResultsChannel.completionPath) arrived but is not a completion frame (the runner exited with \(exit))"
+                : "the guest's \(ResultsChannel.completionPath) did not arrive over the results channel (the runner exited with \(exit))")
+        }
+        let entries = delivered.records.map(\.result)
+        let listed = entries.map(\.name)
         if listed != planned {
             let missing = planned.filter { !listed.contains($0) }
             let extra = listed.filter { !planned.contains($0) }
-            return Disagreement(reason: "the guest's results.json lists \(listed.count) of the \(planned.count) planned scenarios"
+            return Disagreement(reason: "the guest's records list \(listed.count) of the \(planned.count) planned scenarios"
                 + (missing.isEmpty ? "" : "; missing: \(missing.joined(separator: ", "))")
                 + (extra.isEmpty ? "" : "; not planned: \(extra.joined(separator: ", "))")
                 + (missing.isEmpty && extra.isEmpty ? " in another order" : ""),
                 scenarios: Set(extra))
         }
-        if !document.complete {
-            return Disagreement(reason: "the guest's results.json is not marked complete although the runner exited with \(exit)", scenarios: Set(listed))
+        if !completion.complete {
+            return Disagreement(reason: "the guest's completion frame says the suite did not finish although the runner exited with \(exit)", scenarios: Set(listed))
         }
         let ktapPresent = ktapPlan != nil || !ktapResults.isEmpty || ktapExit != nil
         if ktapPresent {
@@ -438,17 +498,24 @@ struct Witnesses {
                     ? "ttyS1's KTAP result lines (\(reported.joined(separator: ", "))) do not match the plan"
                     : "ttyS1's KTAP has no result line for \(missing.joined(separator: ", "))", scenarios: Set(missing))
             }
-            for (line, entry) in zip(ktapResults, document.scenarios) where line.ok == entry.status.needsAttention {
-                return Disagreement(reason: "\(entry.name) is '\(line.ok ? "ok" : "not ok")' on ttyS1 but '\(entry.status.rawValue)' in the guest's results.json",
+            for (line, entry) in zip(ktapResults, entries) where line.ok == entry.status.needsAttention {
+                return Disagreement(reason: "\(entry.name) is '\(line.ok ? "ok" : "not ok")' on ttyS1 but '\(entry.status.rawValue)' in the guest's record",
                                     scenarios: [entry.name])
             }
+            for printed in ktapRecords {
+                guard let sent = delivered.records.first(where: { $0.result.number == printed.result.number }) else { continue }
+                if sent != printed {
+                    return Disagreement(reason: "ttyS1's record of \(printed.result.name) differs from the one over the results channel",
+                                        scenarios: [printed.result.name, sent.result.name])
+                }
+            }
         }
-        let failing = document.scenarios.filter(\.status.needsAttention).map(\.name)
+        let failing = entries.filter(\.status.needsAttention).map(\.name)
         if exit == ExitStatus.passed.rawValue && !failing.isEmpty {
-            return Disagreement(reason: "the runner exited 0 but the guest's results.json has \(failing.joined(separator: ", ")) failing", scenarios: Set(failing))
+            return Disagreement(reason: "the runner exited 0 but the guest's records have \(failing.joined(separator: ", ")) failing", scenarios: Set(failing))
         }
         if exit == ExitStatus.failed.rawValue && failing.isEmpty {
-            return Disagreement(reason: "the runner exited 1 but every scenario passed in the guest's results.json\(ktapPresent ? " and on ttyS1" : "")",
+            return Disagreement(reason: "the runner exited 1 but every scenario passed in the guest's records\(ktapPresent ? " and on ttyS1" : "")",
                                 scenarios: Set(listed))
         }
         return nil

@@ -1,3 +1,4 @@
+import Foundation
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -15,8 +16,42 @@ import Glibc
 /// finished. A frame cut short by the crash is ignored; once the runner
 /// has exited, one cut short is a lost tail, and the host's verdict is an
 /// infrastructure error (HermeticRun's Witnesses).
+///
+/// Results travel as data, never as documents to decode and rewrite: after
+/// a scenario's files the runner sends its ScenarioRecord as
+/// `records/<number>.json` (the same JSON as its `# klp-result` KTAP line),
+/// and once the suite finished one `records/end.json` (`Completion`). The
+/// host builds results.json and junit.xml from the records; the guest's
+/// own copies of those never cross the channel. The init's last frame is
+/// `exit-status` (GuestImage.exitStatusFile).
 public enum ResultsChannel {
     static let tag = "KLP-FILE "
+
+    /// The folder of the record frames: `records/<number>.json`.
+    public static let recordsFolder = "records"
+    /// The frame that says the runner finished the suite.
+    public static let completionPath = "records/end.json"
+
+    /// The frame path of the record of scenario `number` (of its boot).
+    public static func recordPath(_ number: Int) -> String { "\(recordsFolder)/\(number).json" }
+
+    /// What the runner says once its loop is over: whether it finished
+    /// (false when a signal stopped it) and how many scenarios it planned.
+    public struct Completion: Codable, Equatable, Sendable {
+        public var complete: Bool
+        public var planned: Int
+
+        public init(complete: Bool, planned: Int) {
+            self.complete = complete
+            self.planned = planned
+        }
+
+        public func json() -> String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+        }
+    }
 
     /// The guest side: writes frames to a character device (or a file).
     public final class Sender {
@@ -54,7 +89,15 @@ public enum ResultsChannel {
 
         /// Sends `relativePath` of `root` (as it is on disk now).
         public func send(_ relativePath: String, from root: String) throws {
-            let bytes = try FileBytes.read("\(root)/\(relativePath)")
+            try send(try FileBytes.read("\(root)/\(relativePath)"), as: relativePath)
+        }
+
+        /// Sends `text` as the file `path` (a record, the completion).
+        public func send(_ text: String, as path: String) throws {
+            try send(Array(text.utf8), as: path)
+        }
+
+        func send(_ bytes: [UInt8], as relativePath: String) throws {
             do {
                 _ = try fd.writeAll(Array("\(tag)\(bytes.count) \(relativePath)\n".utf8) + bytes)
             } catch {

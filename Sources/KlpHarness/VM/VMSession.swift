@@ -172,8 +172,9 @@ public struct VMSession: Sendable {
         if options.exec == nil {
             let documents = all.compactMap(\.document)
             try? JUnitReport.write(documents, to: "\(absolute(options.results))/junit.xml")
-            // This run's kernels only, even if results/ holds older ones.
-            let reported = all.compactMap { try? ResultsArchive.load($0.resultsFolder).kernels.first }
+            // This run's kernels only, even if results/ holds older ones;
+            // from the documents and files in memory, never read back.
+            let reported = all.compactMap(\.reportedRun)
             if !reported.isEmpty {
                 let page = "\(absolute(options.results))/index.html"
                 do {
@@ -378,6 +379,7 @@ public struct VMSession: Sendable {
             let result = try run.run()
             outcome.elapsed = ContinuousClock.now - started
             outcome.document = result.document
+            outcome.artifacts = result.artifacts
             outcome.status = result.status
             if let reason = result.infrastructureError {
                 log("\(release): error: \(reason); console log: \(consoleLog)")
@@ -489,6 +491,15 @@ public struct KernelOutcome: Sendable {
     public var elapsed: Duration
     public var resultsFolder: String
     public var document: ResultsDocument?
+    /// Each scenario's files as the hermetic run holds them; nil when the
+    /// run did not return (then its folder has no results.json either).
+    public var artifacts: [String: ScenarioArtifacts]?
+
+    /// The kernel as the HTML page shows it, if its hermetic run returned.
+    var reportedRun: ResultsArchive.KernelRun? {
+        guard let document, let artifacts else { return nil }
+        return ResultsArchive.KernelRun(release: document.kernel, directory: resultsFolder, document: document, delivered: artifacts)
+    }
 
     var summaryLine: String {
         let counts = document.map { StatusTally($0.scenarios.map(\.status)).closingCount } ?? "no results"
