@@ -3,10 +3,11 @@ import Testing
 @testable import KlpHarness
 
 /// The LAVA side, on dispatcher logs of real local jobs (lava-run 2023.01,
-/// Debian's 6.1.0-56-amd64 under TCG; Fixtures/README.md says how each was
-/// made): reading the records, one test case per scenario, the wrong
-/// expectation as exactly one failed case, the merge of two shards, and an
-/// incomplete job.
+/// Debian's 6.1.0-57-amd64 under TCG, the callbacks group; two older ones
+/// on 6.1.0-56; Fixtures/README.md says how each was made): reading the
+/// records, one test case per scenario from each scenario's `# klp-result`
+/// record, the wrong expectation as exactly one failed case with its diff,
+/// the merge of two shards, and an incomplete job.
 @Suite("LAVA: jobs, test cases and dispatcher logs")
 struct LavaTests {
     static func log(_ name: String) throws -> LavaLog {
@@ -65,7 +66,7 @@ struct LavaTests {
 
     // MARK: - Real jobs
 
-    @Test("the whole suite on 6.1: eleven test cases by scenario name, all pass, job complete")
+    @Test("the callbacks group on 6.1: eleven test cases by scenario name, all pass, job complete")
     func passingJob() throws {
         let log = try Self.log("lava-run-6.1-pass")
         #expect(log.unreadableLines == 0)
