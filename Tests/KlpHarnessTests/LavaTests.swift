@@ -364,3 +364,40 @@ extension LavaTests {
         #expect(entry.diagnostics.first?.hasPrefix("no '# klp-result' record") == true)
     }
 }
+
+extension LavaTests {
+    @Test("lava-test-cases with scenarios it cannot read calls lava-test-raise with the reason and records no test case")
+    func unreadableScenariosRaise() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lava-shell-\(UUID().uuidString)").path
+        try FileBytes.makeDirectories(directory)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Stand-ins for LAVA's helpers: each writes its arguments to a file.
+        for helper in ["lava-test-case", "lava-test-raise"] {
+            try FileBytes.write("#!/bin/sh\necho \"$*\" >> \(directory)/\(helper).called\n", to: "\(directory)/\(helper)")
+            chmod("\(directory)/\(helper)", 0o755)
+        }
+        let options = SuiteRunner.Options(modules: directory, scenarios: "\(directory)/no-such-folder", results: "\(directory)/results")
+        let printed = Printed()
+        let shell = try LavaTestShell(suite: options, lavaTestCase: "\(directory)/lava-test-case", lavaTestRaise: "\(directory)/lava-test-raise",
+                                      output: { printed.append($0) }, log: { printed.append($0) })
+        #expect(throws: (any Error).self) { try shell.run() }
+        let raised = try String(contentsOfFile: "\(directory)/lava-test-raise.called", encoding: .utf8)
+        #expect(raised.hasPrefix("klp-harness: the scenarios cannot be read:"))
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/lava-test-case.called"))
+    }
+
+    @Test("outside a LAVA test shell (no helpers on PATH) lava-test-cases is bad input that says what to use instead")
+    func noHelpers() {
+        let options = SuiteRunner.Options(modules: "kmod", scenarios: "scenarios", results: "results")
+        #expect(throws: HarnessError.self) {
+            try LavaTestShell(suite: options, lavaTestCase: "klp-no-such-lava-test-case", lavaTestRaise: "klp-no-such-lava-test-raise",
+                              output: { _ in }, log: { _ in })
+        }
+    }
+}
+
+/// Lines a closure collects.
+final class Printed: @unchecked Sendable {
+    private(set) var lines: [String] = []
+    func append(_ line: String) { lines.append(line) }
+}
