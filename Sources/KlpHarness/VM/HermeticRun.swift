@@ -220,6 +220,7 @@ struct HermeticRun {
                 // What recordCrash wrote to the folder, held for the page.
                 artifacts[scenario.name] = ScenarioArtifacts(expectedText: scenario.transcript(for: release).joined(separator: "\n"),
                                                              actualText: "", kmsgText: consoleLines.joined(separator: "\n"))
+                say("# kernel crashed: \(crash.headline)")
                 for line in crash.excerpt.prefix(12) { say("# \(line)") }
                 say("# the VM was rebooted; full excerpt in \(folder.root)/\(scenario.name)/diff.txt")
                 // The host's verdict on this scenario travels as data too.
