@@ -1,7 +1,7 @@
 import ArgumentParser
 import KlpHarness
 
-struct LavaJobCommand: ParsableCommand {
+struct LavaJobCommand: HarnessSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "lava-job",
         abstract: "Write a LAVA job that runs the suite on a kernel, with the kernel and initramfs it deploys.",
@@ -32,9 +32,6 @@ struct LavaJobCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Kernel: 6.1, 6.12 or an exact Debian release.", valueName: "alias-or-release"))
     var kernel = "6.1"
 
-    @Option(help: ShardArgument.help)
-    var shard: ShardArgument?
-
     @Option(help: ArgumentHelp("The job template.", valueName: "path"))
     var template = "lava/qemu-job.yaml"
 
@@ -44,35 +41,24 @@ struct LavaJobCommand: ParsableCommand {
     @Option(name: .customLong("artifacts-url"), help: ArgumentHelp("The URL the LAVA worker downloads the kernel and initramfs from (a folder). Default: file:// URLs of the local files.", valueName: "url"))
     var artifactsURL: String?
 
-    @Option(help: ArgumentHelp("Per-scenario time limit inside the guest, in seconds.", valueName: "seconds"))
-    var timeout = 60
-
-    @Option(help: ArgumentHelp("Directory of *.scenario files.", valueName: "dir"))
-    var scenarios = "scenarios"
+    /// The scenarios the image carries, and the time limit and shard the job's test step passes on.
+    @OptionGroup var suite: SuiteSelection
 
     @Option(help: ArgumentHelp("The livepatch module sources to build.", valueName: "dir"))
     var kmod = "kmod"
 
-    func validate() throws {
-        guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
-    }
-
     func run() throws {
         var options = LavaJob.Options()
         options.kernel = kernel
-        options.shard = shard.map { ($0.index, $0.count) }
+        options.shard = suite.slice
         options.template = template
         options.directory = outputDirectory
         options.artifactsURL = artifactsURL
-        options.scenarioTimeout = timeout
-        options.scenarios = scenarios
+        options.scenarioTimeout = suite.timeout
+        options.scenarios = suite.scenarios
         options.kmod = kmod
-        do {
-            let written = try LavaJob(options: options, log: { printError("klp-harness: \($0)") }).write()
-            printError("klp-harness: \(written.release): kernel \(written.kernel), initramfs \(written.ramdisk) (\(written.ramdiskBytes / 1_000_000) MB)")
-            printLine(written.job)
-        } catch {
-            fail(with: error)
-        }
+        let written = try LavaJob(options: options, log: { printError("klp-harness: \($0)") }).write()
+        printError("klp-harness: \(written.release): kernel \(written.kernel), initramfs \(written.ramdisk) (\(written.ramdiskBytes / 1_000_000) MB)")
+        printLine(written.job)
     }
 }

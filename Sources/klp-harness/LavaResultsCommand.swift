@@ -1,7 +1,7 @@
 import ArgumentParser
 import KlpHarness
 
-struct LavaResultsCommand: ParsableCommand {
+struct LavaResultsCommand: HarnessSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "lava-results",
         abstract: "Read the suite's results back from LAVA dispatcher logs; merge several jobs into results.json, JUnit and HTML.",
@@ -39,31 +39,26 @@ struct LavaResultsCommand: ParsableCommand {
     func run() throws {
         var runs: [LavaRun] = []
         var statuses: [ExitStatus] = []
-        do {
-            for path in logs {
-                let text: String
-                do {
-                    text = try KernelFile.read(path)
-                } catch {
-                    throw HarnessError(.badInput, "cannot read \(path): \(error)")
-                }
-                let log = LavaLog.parse(text)
-                guard !log.records.isEmpty else {
-                    throw HarnessError(.badInput, "\(path) holds no LAVA dispatcher records (lines like {\"dt\": …, \"lvl\": …, \"msg\": …})",
-                                       remedy: "pass what lava-run printed on stdout, or 'lavacli jobs logs --raw JOB'")
-                }
-                let run = LavaRun(log: log)
-                runs.append(run)
-                statuses.append(report(run, path: path))
+        for path in logs {
+            let text: String
+            do {
+                text = try KernelFile.read(path)
+            } catch {
+                throw HarnessError(.badInput, "cannot read \(path): \(error)")
             }
-            if let results {
-                try write(runs, to: results)
+            let log = LavaLog.parse(text)
+            guard !log.records.isEmpty else {
+                throw HarnessError(.badInput, "\(path) holds no LAVA dispatcher records (lines like {\"dt\": …, \"lvl\": …, \"msg\": …})",
+                                   remedy: "pass what lava-run printed on stdout, or 'lavacli jobs logs --raw JOB'")
             }
-        } catch {
-            fail(with: error)
+            let run = LavaRun(log: log)
+            runs.append(run)
+            statuses.append(report(run, path: path))
         }
-        let status = Self.overall(statuses)
-        if status != .passed { throw ExitCode(status.rawValue) }
+        if let results {
+            try write(runs, to: results)
+        }
+        try ExitStatus.overall(statuses).exitUnlessPassed()
     }
 
     /// Prints one job's scenarios and returns its verdict.
@@ -103,11 +98,4 @@ struct LavaResultsCommand: ParsableCommand {
         printError("klp-harness: merged \(runs.count) job(s), \(count) scenario(s), into \(root)/: results.json per kernel, junit.xml, index.html")
     }
 
-    /// A failing scenario anywhere wins over an incomplete job elsewhere,
-    /// as over several kernels in 'klp-harness vm'.
-    static func overall(_ statuses: [ExitStatus]) -> ExitStatus {
-        if statuses.contains(.failed) { return .failed }
-        if statuses.contains(.infrastructure) { return .infrastructure }
-        return .passed
-    }
 }

@@ -1,16 +1,33 @@
 import ArgumentParser
 import KlpHarness
 
-/// The options of every command that runs the suite (`run`, and `vm` for the
-/// guest): which scenarios, where results go, the per-scenario time limit
-/// and a shard. A new such command takes them with
+/// The options of every command that runs the suite (`run`, `lava-test-cases`,
+/// and `vm` for the guest): which scenarios, where results go, the
+/// per-scenario time limit and a shard. A new such command takes them with
 /// `@OptionGroup var suite: SuiteOptions`.
 struct SuiteOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Directory of *.scenario files.", valueName: "dir"))
-    var scenarios = "scenarios"
+    @OptionGroup var selection: SuiteSelection
 
     @Option(help: ArgumentHelp("Results root; a run writes <dir>/<kernel release>/.", valueName: "dir"))
     var results = "results"
+
+    @Argument(help: ArgumentHelp("Scenario names to run (default: all). Names are the file names without the number and extension, e.g. busy-target-module.", valueName: "scenario"))
+    var names: [String] = []
+
+    var scenarios: String { selection.scenarios }
+    var timeout: Int { selection.timeout }
+    var givenTimeout: Int? { selection.givenTimeout }
+    var shard: ShardArgument? { selection.shard }
+    /// `--shard I/N` as the library takes it.
+    var slice: (index: Int, count: Int)? { selection.slice }
+}
+
+/// The part of the suite's options that a command which only prepares a
+/// run elsewhere takes too (`lava-job` writes them into its job): the
+/// scenario files, the per-scenario time limit and a shard.
+struct SuiteSelection: ParsableArguments {
+    @Option(help: ArgumentHelp("Directory of *.scenario files.", valueName: "dir"))
+    var scenarios = "scenarios"
 
     /// `--timeout` as given: nil leaves the choice to the command, since
     /// `vm --explore` limits each sequence and its default is explore's.
@@ -22,9 +39,6 @@ struct SuiteOptions: ParsableArguments {
 
     @Option(help: ShardArgument.help)
     var shard: ShardArgument?
-
-    @Argument(help: ArgumentHelp("Scenario names to run (default: all). Names are the file names without the number and extension, e.g. busy-target-module.", valueName: "scenario"))
-    var names: [String] = []
 
     func validate() throws {
         guard (givenTimeout ?? 1) > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }

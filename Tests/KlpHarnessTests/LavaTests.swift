@@ -3,10 +3,11 @@ import Testing
 @testable import KlpHarness
 
 /// The LAVA side, on dispatcher logs of real local jobs (lava-run 2023.01,
-/// Debian's 6.1.0-56-amd64 under TCG; Fixtures/README.md says how each was
-/// made): reading the records, one test case per scenario, the wrong
-/// expectation as exactly one failed case, the merge of two shards, and an
-/// incomplete job.
+/// Debian's 6.1.0-57-amd64 under TCG, the callbacks group; two older ones
+/// on 6.1.0-56; Fixtures/README.md says how each was made): reading the
+/// records, one test case per scenario from each scenario's `# klp-result`
+/// record, the wrong expectation as exactly one failed case with its diff,
+/// the merge of two shards, and an incomplete job.
 @Suite("LAVA: jobs, test cases and dispatcher logs")
 struct LavaTests {
     static func log(_ name: String) throws -> LavaLog {
@@ -55,9 +56,17 @@ struct LavaTests {
         #expect(log.testCases == [LavaLog.TestResult(definition: "0_x", name: "a", result: "pass")])
     }
 
+    @Test("the dispatcher's escaped quotes are undone: a target line reads as the device printed it")
+    func escapedQuotes() {
+        // lava-dispatcher's ShellLogger logs each `"` as `\"`; a backslash
+        // the device printed before a quote comes back too.
+        #expect(LavaLog.deviceText(#"# klp-result {\"a\":\"b\\"c\"}"#) == #"# klp-result {"a":"b\"c"}"#)
+        #expect(LavaLog.deviceText(#"no quotes \n here\"#) == #"no quotes \n here\"#)
+    }
+
     // MARK: - Real jobs
 
-    @Test("the whole suite on 6.1: eleven test cases by scenario name, all pass, job complete")
+    @Test("the callbacks group on 6.1: eleven test cases by scenario name, all pass, job complete")
     func passingJob() throws {
         let log = try Self.log("lava-run-6.1-pass")
         #expect(log.unreadableLines == 0)
@@ -67,7 +76,7 @@ struct LavaTests {
         #expect(Set(cases.map(\.definition)) == ["0_livepatch-callbacks"])
         #expect(log.job?.complete == true)
         let run = LavaRun(log: log)
-        #expect(run.release == "6.1.0-56-amd64")
+        #expect(run.release == "6.1.0-57-amd64")
         #expect(run.plan == 11)
         #expect(run.otherCases.isEmpty)
         #expect(run.scenarios.map(\.lavaResult) == Array(repeating: "pass", count: 11))
@@ -81,7 +90,7 @@ struct LavaTests {
         }
     }
 
-    @Test("one wrong expected line: exactly one failed test case, with its diff, and the job still complete")
+    @Test("one wrong expected line: exactly one failed test case, its diff (today's cram-style labels) in the merged diff.txt, the job still complete")
     func wrongExpectation() throws {
         let log = try Self.log("lava-run-6.1-wrong-expectation")
         let failed = log.testCases.filter { $0.result != "pass" }
@@ -89,15 +98,20 @@ struct LavaTests {
         #expect(failed.first?.result == "fail")
         #expect(log.testCases.count == 11)
         #expect(log.job?.complete == true)
+        // The console shows the diff with the scenario file's own path as
+        // its label, as a person reads it (cram style).
+        #expect(log.targetLines.contains("# --- /klp/scenarios/05-target-module-not-present.scenario"))
         let run = LavaRun(log: log)
         let scenario = try #require(run.scenarios.first { $0.name == "target-module-not-present" })
         let entry = run.entry(for: scenario)
+        let wrong = "-livepatch_callbacks_demo: post_patch_callback: vmlinux (deliberately wrong)"
         #expect(entry.status == .fail)
-        #expect(entry.logExcerpt.first == "--- target-module-not-present/expected.txt")
-        #expect(entry.logExcerpt.contains("-livepatch_callbacks_demo: post_patch_callback: vmlinux (deliberately wrong)"))
+        #expect(entry.logExcerpt.contains(wrong))
         #expect(entry.logExcerpt.contains("+livepatch_callbacks_demo: post_patch_callback: vmlinux"))
+        // The diff is the excerpt, not diagnostics.
+        #expect(!entry.diagnostics.contains { $0.contains("deliberately wrong") })
         #expect(entry.transitions == 2)
-        #expect(entry.durationSeconds == scenario.seconds)
+        #expect(abs(entry.durationSeconds - (scenario.seconds ?? 0)) < 0.001)
 
         // The guest printed the failed scenario's files into the log; the
         // merge writes them back, so `show` and the HTML report have the
@@ -108,10 +122,13 @@ struct LavaTests {
         #expect(run.scenarios.filter { !$0.files.isEmpty }.map(\.name) == ["target-module-not-present"])
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("lava-wrong-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        _ = try LavaMerge.write([run], to: root)
+        let documents = try LavaMerge.write([run], to: root)
+        let release = try #require(documents.first?.kernel)
+        let diff = try String(contentsOfFile: "\(root)/\(release)/target-module-not-present/diff.txt", encoding: .utf8)
+        #expect(diff.split(separator: "\n").contains { $0 == wrong })
         let archive = try ResultsArchive.load(root)
         let artifacts = try #require(archive.kernels.first?.artifacts(of: "target-module-not-present"))
-        #expect(artifacts.diff.render().contains("-livepatch_callbacks_demo: post_patch_callback: vmlinux (deliberately wrong)"))
+        #expect(artifacts.diff.render().contains(wrong))
         #expect(!artifacts.timeline.transitions.isEmpty)
     }
 
@@ -123,7 +140,7 @@ struct LavaTests {
         let documents = LavaMerge.documents(runs)
         let document = try #require(documents.first)
         #expect(documents.count == 1)
-        #expect(document.kernel == "6.1.0-56-amd64")
+        #expect(document.kernel == "6.1.0-57-amd64")
         #expect(document.complete)
         #expect(document.planned == 11)
         #expect(document.infrastructureError == nil)
@@ -189,17 +206,16 @@ struct LavaTests {
 
     // MARK: - Inside the guest
 
-    @Test("the runner's KTAP becomes one test case per scenario, with its wall time and LAVA's markers")
+    @Test("the runner's KTAP becomes one test case per scenario, its result and wall time from the scenario's record, with LAVA's markers")
     func reporter() throws {
         var reporter = LavaCaseReporter(planned: try Self.scenarioNames())
         var steps: [LavaCaseReporter.Step] = []
-        // The real KTAP of a passing run, with the runner's `# starting` lines.
-        for line in try Fixture.lines("ktap-6.1-pass", "txt") {
-            if let result = KTAPProgress.parseResult(line), !line.hasPrefix("not") {
-                steps += reporter.consume("# starting \(result.number) \(result.name)")
-            }
-            steps += reporter.consume(line)
-        }
+        // What the guest printed in a real passing job: the runner's
+        // `# starting` lines, records and KTAP, and LAVA's own lines,
+        // which the reporter passes through.
+        let log = try Self.log("lava-run-6.1-pass")
+        let runner = log.targetLines.filter { !$0.contains("<LAVA_SIGNAL_") }
+        for line in runner { steps += reporter.consume(line) }
         steps += reporter.finish()
         let cases = steps.compactMap { step -> LavaTestCase? in
             if case .record(let testCase) = step { return testCase }
@@ -207,9 +223,10 @@ struct LavaTests {
         }
         #expect(cases.map(\.name) == (try Self.scenarioNames()))
         #expect(cases.allSatisfy { $0.result == .pass })
-        #expect(cases.first { $0.name == "busy-target-module" }?.seconds == 1.970)
-        #expect(cases.first { $0.name == "busy-target-module" }?.arguments
-                == ["busy-target-module", "--result", "pass", "--measurement", "1.970", "--units", "seconds"])
+        // The measurement LAVA recorded in that job came from the same record.
+        let busy = try #require(cases.first { $0.name == "busy-target-module" })
+        let recorded = try #require(log.testCases.first { $0.name == "busy-target-module" }?.measurement)
+        #expect(busy.arguments == ["busy-target-module", "--result", "pass", "--measurement", String(format: "%.3f", recorded), "--units", "seconds"])
         #expect(reporter.unreported.isEmpty)
         let printed = steps.compactMap { step -> String? in
             if case .print(let line) = step { return line }
@@ -217,7 +234,34 @@ struct LavaTests {
         }
         let start = try #require(printed.firstIndex(of: "<LAVA_SIGNAL_STARTTC busy-target-module>"))
         let end = try #require(printed.firstIndex(of: "<LAVA_SIGNAL_ENDTC busy-target-module>"))
-        #expect(printed[start..<end].contains("ok 9 busy-target-module"))
+        #expect(printed[start..<end].contains { $0.hasPrefix("ok ") && $0.hasSuffix(" busy-target-module") })
+        #expect(printed[start..<end].contains { ScenarioRecord.parse(ktapLine: $0)?.result.name == "busy-target-module" })
+    }
+
+    @Test("the record decides the test case, not the prose: a crash and a timeout are failed cases with their measurement, a skip is a skip")
+    func reporterReadsTheRecord() {
+        func record(_ name: String, _ status: ScenarioStatus, _ seconds: Double) -> String {
+            ScenarioRecord(kernel: "6.1.0-57-amd64", result: ResultsDocument.Entry(
+                number: 1, name: name, status: status, durationSeconds: seconds, transitionSeconds: 0, transitions: 0,
+                diagnostics: ["\(name): 9.999 s wall, 0.000 s in 0 transition(s)"], logExcerpt: [], artifacts: [:])).ktapLine
+        }
+        var reporter = LavaCaseReporter(planned: ["a", "b", "c"])
+        var recorded: [LavaTestCase] = []
+        var attached: [String] = []
+        let feed: (String) -> Void = { line in
+            for step in reporter.consume(line) {
+                if case .record(let testCase) = step { recorded.append(testCase) }
+                if case .attach(let name) = step { attached.append(name) }
+            }
+        }
+        // The prose says 9.999 s; the record says otherwise, and wins.
+        ["# starting 1 a", "# a: 9.999 s wall, 0.400 s in 1 transition(s)", record("a", .crash, 0.5), "not ok 1 a",
+         "# starting 2 b", record("b", .timeout, 60.25), "not ok 2 b # TIMEOUT 60 seconds",
+         "# starting 3 c", record("c", .skip, 0.001), "ok 3 c # SKIP needs Linux 6.11"].forEach(feed)
+        #expect(recorded == [LavaTestCase(name: "a", result: .fail, seconds: 0.5),
+                             LavaTestCase(name: "b", result: .fail, seconds: 60.25),
+                             LavaTestCase(name: "c", result: .skip, seconds: 0.001)])
+        #expect(attached == ["a", "b"])
     }
 
     @Test("a failure, a timeout and a whole-suite skip become fail, fail and skip")
@@ -229,7 +273,8 @@ struct LavaTests {
         }
         ["# starting 1 a", "# a: 0.500 s wall, 0.400 s in 1 transition(s)", "not ok 1 a",
          "# starting 2 b", "not ok 2 b # TIMEOUT 60 seconds"].forEach(feed)
-        #expect(recorded == [LavaTestCase(name: "a", result: .fail, seconds: 0.5), LavaTestCase(name: "b", result: .fail)])
+        // Without records (a runner that predates them): KTAP's words, no measurement.
+        #expect(recorded == [LavaTestCase(name: "a", result: .fail), LavaTestCase(name: "b", result: .fail)])
 
         var skipped = LavaCaseReporter(planned: ["a", "b"])
         _ = skipped.consume("KTAP version 1")
@@ -285,10 +330,74 @@ extension LavaTests {
         #expect(log.unreadableLines == 0)
         #expect(log.job?.complete == true)
         let run = LavaRun(log: log)
-        #expect(run.release == "6.1.0-56-amd64")
+        #expect(run.release == "6.1.0-57-amd64")
         #expect(run.scenarios.map(\.name) == (try Self.scenarioNames()))
         #expect(run.scenarios.allSatisfy { $0.lavaResult == "pass" && ($0.seconds ?? 0) > 0 })
         #expect(run.otherCases.map(\.name) == ["command"])
         #expect(run.otherCases.first?.definition == "0_commands")
     }
+}
+
+extension LavaTests {
+    @Test("several jobs: a failing scenario anywhere wins over an incomplete job elsewhere, as over kernels in 'vm'")
+    func overallStatus() {
+        #expect(ExitStatus.overall([.passed, .infrastructure, .failed]) == .failed)
+        #expect(ExitStatus.overall([.passed, .infrastructure]) == .infrastructure)
+        #expect(ExitStatus.overall([.passed, .passed]) == .passed)
+    }
+
+    @Test("a scenario that finished without a record is an error that says so, never a result rebuilt from prose")
+    func finishedWithoutRecord() throws {
+        let text = """
+            {"dt": "x", "lvl": "target", "msg": "1..1"}
+            {"dt": "x", "lvl": "target", "msg": "# starting 1 a"}
+            {"dt": "x", "lvl": "target", "msg": "# a: 1.500 s wall, 0.400 s in 1 transition(s)"}
+            {"dt": "x", "lvl": "target", "msg": "ok 1 a"}
+            {"dt": "x", "lvl": "results", "msg": {"case": "a", "definition": "0_x", "result": "pass", "measurement": "1.500", "units": "seconds"}}
+            {"dt": "x", "lvl": "results", "msg": {"case": "job", "definition": "lava", "result": "pass"}}
+            """
+        let run = LavaRun(log: LavaLog.parse(text))
+        #expect(run.release == nil)
+        let entry = run.entry(for: try #require(run.scenarios.first))
+        #expect(entry.status == .error)
+        #expect(entry.transitions == 0)
+        #expect(entry.diagnostics.first?.hasPrefix("no '# klp-result' record") == true)
+    }
+}
+
+extension LavaTests {
+    @Test("lava-test-cases with scenarios it cannot read calls lava-test-raise with the reason and records no test case")
+    func unreadableScenariosRaise() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lava-shell-\(UUID().uuidString)").path
+        try FileBytes.makeDirectories(directory)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Stand-ins for LAVA's helpers: each writes its arguments to a file.
+        for helper in ["lava-test-case", "lava-test-raise"] {
+            try FileBytes.write("#!/bin/sh\necho \"$*\" >> \(directory)/\(helper).called\n", to: "\(directory)/\(helper)")
+            chmod("\(directory)/\(helper)", 0o755)
+        }
+        let options = SuiteRunner.Options(modules: directory, scenarios: "\(directory)/no-such-folder", results: "\(directory)/results")
+        let printed = Printed()
+        let shell = try LavaTestShell(suite: options, lavaTestCase: "\(directory)/lava-test-case", lavaTestRaise: "\(directory)/lava-test-raise",
+                                      output: { printed.append($0) }, log: { printed.append($0) })
+        #expect(throws: (any Error).self) { try shell.run() }
+        let raised = try String(contentsOfFile: "\(directory)/lava-test-raise.called", encoding: .utf8)
+        #expect(raised.hasPrefix("klp-harness: the scenarios cannot be read:"))
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/lava-test-case.called"))
+    }
+
+    @Test("outside a LAVA test shell (no helpers on PATH) lava-test-cases is bad input that says what to use instead")
+    func noHelpers() {
+        let options = SuiteRunner.Options(modules: "kmod", scenarios: "scenarios", results: "results")
+        #expect(throws: HarnessError.self) {
+            try LavaTestShell(suite: options, lavaTestCase: "klp-no-such-lava-test-case", lavaTestRaise: "klp-no-such-lava-test-raise",
+                              output: { _ in }, log: { _ in })
+        }
+    }
+}
+
+/// Lines a closure collects.
+final class Printed: @unchecked Sendable {
+    private(set) var lines: [String] = []
+    func append(_ line: String) { lines.append(line) }
 }

@@ -84,12 +84,9 @@ public struct LavaJob: Sendable {
 
         let ramdiskName = "klp-harness-guest.cpio"
         let runner = try VMSession.executablePath()
-        let busybox = try Subprocess.resolve("busybox")
-        let contents = GuestImage.Contents(runner: runner, busybox: busybox, modules: kernel.modules,
-                                           scenarios: absolute(options.scenarios))
-        let libraries = Set(try GuestImage.libraries(of: runner) + GuestImage.libraries(of: busybox)).sorted()
         log("writing the LAVA guest initramfs \(directory)/\(ramdiskName).gz (gzip, a few seconds)")
-        _ = try GuestImage.build(contents, libraries: libraries, flavor: .lava, to: "\(directory)/\(ramdiskName)")
+        _ = try GuestImage.write(runner: runner, modules: kernel.modules, scenarios: absolute(options.scenarios),
+                                 flavor: .lava, to: "\(directory)/\(ramdiskName)")
         let ramdisk = try Self.gzip("\(directory)/\(ramdiskName)")
 
         let base = options.artifactsURL.map { $0.hasSuffix("/") ? $0 : $0 + "/" } ?? "file://\(directory)/"
@@ -157,9 +154,5 @@ public struct LavaJob: Sendable {
                                               remedy: "install gzip (apt-get install gzip)")
         }
         return path + ".gz"
-    }
-
-    func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 }

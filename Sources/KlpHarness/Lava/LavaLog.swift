@@ -77,8 +77,34 @@ public struct LavaLog: Sendable {
     public var targetLines: [String] {
         records.compactMap { record in
             guard record.level == "target" else { return nil }
-            return record.message.text
+            return record.message.text.map(Self.deviceText)
         }
+    }
+
+    /// A target line as the device printed it. lava-dispatcher's
+    /// ShellLogger (lava_dispatcher/shell.py, `write`) logs every `"` of
+    /// the console as `\"` ("escape double quotes for YAML syntax") before
+    /// the YAML dumper escapes the line again; without undoing it, a
+    /// `# klp-result {json}` record read from the log is not JSON. Only
+    /// that backslash is dropped: the console's own `\"` was logged as
+    /// `\\"` and comes back whole.
+    static func deviceText(_ logged: String) -> String {
+        guard logged.contains("\\\"") else { return logged }
+        var text = String.UnicodeScalarView()
+        var pending: Unicode.Scalar?
+        for scalar in logged.unicodeScalars {
+            if let backslash = pending {
+                pending = nil
+                if scalar != "\"" { text.append(backslash) }
+            }
+            if scalar == "\\" {
+                pending = scalar
+            } else {
+                text.append(scalar)
+            }
+        }
+        if let backslash = pending { text.append(backslash) }
+        return String(text)
     }
 }
 

@@ -1,7 +1,10 @@
 /// One LAVA job of the suite read back from its dispatcher log: the
 /// scenarios' test cases (LAVA's verdict and measurement), joined with the
-/// runner's KTAP from the device's console (the kernel release, the shard,
-/// each scenario's diagnostics and diff), and how the job ended.
+/// record the runner printed before each KTAP result line on the device's
+/// console (`# klp-result {json}`, ScenarioRecord: the kernel release,
+/// status, times, diagnostics and diff), and how the job ended. Nothing of
+/// the result is read back from the runner's prose: when its wording
+/// changed (the diff labels), the prose-scraping merge lost the diff.
 public struct LavaRun: Sendable {
     public struct Scenario: Sendable {
         /// The number within this job's KTAP plan.
@@ -10,11 +13,13 @@ public struct LavaRun: Sendable {
         /// LAVA's result word (pass, fail, skip), or nil when the job
         /// ended before a test case was recorded.
         public var lavaResult: String?
+        /// LAVA's measurement: the wall time the guest recorded.
         public var seconds: Double?
         /// The KTAP result line's directive (`TIMEOUT 60 seconds`, `SKIP …`).
         public var directive: String?
-        /// The scenario's `# ` lines, without the `# `.
-        public var lines: [String]
+        /// The runner's record of the scenario; nil when the job ended
+        /// before it (or the runner predates records).
+        public var record: ScenarioRecord?
         /// False when the job ended after the scenario started and before
         /// its result; `console` then holds the lines after its start.
         public var finished = true
@@ -24,6 +29,7 @@ public struct LavaRun: Sendable {
         public var files: [String: [String]] = [:]
     }
 
+    /// The kernel release, from the first record.
     public var release: String?
     public var shard: (index: Int, count: Int)?
     public var plan: Int?
@@ -40,6 +46,7 @@ public struct LavaRun: Sendable {
         job = log.job
         unreadableLines = log.unreadableLines
         var current: Scenario?
+        var record: ScenarioRecord?
         var finished: [Scenario] = []
         var afterStart: [String] = []
         var attachments: [String: [String: [String]]] = [:]
@@ -52,34 +59,37 @@ public struct LavaRun: Sendable {
                 }
                 continue
             }
-            if line.hasPrefix("# kernel "), release == nil, let end = line.firstIndex(of: ";") {
-                release = String(line[line.index(line.startIndex, offsetBy: 9)..<end])
-            } else if line.hasPrefix(Self.shardPrefix) {
+            let parsed = KTAPLine.parse(line)
+            if case .record(let found) = parsed {
+                record = found
+                release = release ?? found.kernel
+                continue
+            }
+            if line.hasPrefix(Self.shardPrefix) {
                 let words = line.dropFirst(Self.shardPrefix.count).split(separator: "/")
                 if words.count == 2, let index = Int(words[0]), let count = Int(words[1].prefix { $0.isNumber }) {
                     shard = (index, count)
                 }
-            } else if line.hasPrefix("1.."), plan == nil {
-                plan = Int(line.dropFirst(3).prefix { $0.isNumber })
+            } else if case .plan(let count, _) = parsed, plan == nil {
+                plan = count
             }
             if line.hasPrefix("# starting "), let name = LavaCaseReporter.startedName(line) {
                 let number = Int(line.dropFirst("# starting ".count).prefix { $0.isNumber }) ?? 0
-                current = Scenario(number: number, name: name, lines: [])
+                current = Scenario(number: number, name: name)
+                record = nil
                 afterStart = []
                 continue
             }
             afterStart.append(line)
-            if let result = KTAPProgress.parseResult(line) {
+            if case .result(let result) = parsed {
                 var scenario = current.flatMap { $0.name == result.name ? $0 : nil }
-                    ?? Scenario(number: result.number, name: result.name, lines: [])
+                    ?? Scenario(number: result.number, name: result.name)
                 scenario.number = result.number
                 scenario.directive = result.directive
+                scenario.record = record.flatMap { $0.result.name == result.name ? $0 : nil }
                 finished.append(scenario)
                 current = nil
-                continue
-            }
-            if line.hasPrefix("#"), current != nil {
-                current?.lines.append(line == "#" ? "" : String(line.dropFirst(2)))
+                record = nil
             }
         }
         if var unfinished = current {
@@ -107,64 +117,45 @@ public struct LavaRun: Sendable {
         return (scenario.number - 1) * shard.count + shard.index
     }
 
-    /// results.json's view of one scenario.
+    /// results.json's view of one scenario: the runner's record as it is,
+    /// renumbered for the whole suite. Without a record, what LAVA and the
+    /// console show: a crash the job ended in, or an error that says
+    /// what is missing.
     public func entry(for scenario: Scenario) -> ResultsDocument.Entry {
-        var diagnostics: [String] = []
-        var diff: [String] = []
-        var transitions = (seconds: 0.0, count: 0)
-        var seconds = scenario.seconds
-        for line in scenario.lines {
-            if let wall = Self.wallLine(line, name: scenario.name) {
-                transitions = (wall.transitionSeconds, wall.transitions)
-                seconds = seconds ?? wall.wall
-            } else if !diff.isEmpty || line.hasPrefix("--- \(scenario.name)/expected.txt") {
-                diff.append(line)
-            } else {
-                diagnostics.append(line)
-            }
-        }
-        let crashed = diagnostics.contains { $0.hasPrefix("kernel crashed: ") || $0.hasPrefix("kernel tainted: ") }
-        let status: ScenarioStatus
-        switch scenario.lavaResult {
-        case "pass": status = .pass
-        case "skip": status = .skip
-        case "fail":
-            let directive = scenario.directive?.uppercased() ?? ""
-            status = crashed ? .crash : directive.hasPrefix("TIMEOUT") ? .timeout : directive.hasPrefix("ERROR") ? .error : .fail
-        case nil where !scenario.finished:
-            // Started, never finished: the job ended during it.
-            if let crash = KernelCrash.first(in: scenario.console) {
-                status = .crash
-                diagnostics = ["kernel crashed: \(crash.headline)", "the LAVA job ended during this scenario"] + diagnostics
-                diff = crash.excerpt
-            } else {
-                status = .error
-                diagnostics = ["the LAVA job ended during this scenario: \(job?.error ?? "no test case was recorded")"] + diagnostics
-            }
-        default:
-            status = .error
-            diagnostics.append("LAVA recorded '\(scenario.lavaResult ?? "no result")' for this scenario")
-        }
         var artifacts: [String: String] = [:]
+        // Only the files the guest printed into the log are in the merged
+        // folder; the record names the guest's, which stayed there.
         if scenario.files["expected.txt"] != nil {
             for (key, file) in [("expected", "expected.txt"), ("actual", "actual.txt"), ("kmsg", "kmsg.txt"), ("diff", "diff.txt")] {
                 artifacts[key] = "\(scenario.name)/\(file)"
             }
         }
+        if var entry = scenario.record?.result {
+            entry.number = suiteNumber(of: scenario)
+            entry.artifacts = artifacts
+            return entry
+        }
+        var diagnostics: [String] = []
+        var excerpt: [String] = []
+        let status: ScenarioStatus
+        if !scenario.finished {
+            // Started, never finished: the job ended during it.
+            if let crash = KernelCrash.first(in: scenario.console) {
+                status = .crash
+                diagnostics = ["kernel crashed: \(crash.headline)", "the LAVA job ended during this scenario"]
+                excerpt = crash.excerpt
+            } else {
+                status = .error
+                diagnostics = ["the LAVA job ended during this scenario: \(job?.error ?? "no test case was recorded")"]
+            }
+        } else {
+            status = scenario.lavaResult == "skip" ? .skip : .error
+            diagnostics = ["no '\(ScenarioRecord.ktapPrefix.trimmingSpaces)' record before this scenario's result line; LAVA recorded '\(scenario.lavaResult ?? "no result")'"]
+        }
         return ResultsDocument.Entry(
             number: suiteNumber(of: scenario), name: scenario.name, status: status,
-            durationSeconds: seconds ?? 0, transitionSeconds: transitions.seconds, transitions: transitions.count,
-            diagnostics: diagnostics, logExcerpt: diff, artifacts: artifacts)
-    }
-
-    /// `busy-target-module: 1.970 s wall, 1.642 s in 1 transition(s)`.
-    static func wallLine(_ line: String, name: String) -> (wall: Double, transitionSeconds: Double, transitions: Int)? {
-        guard line.hasPrefix("\(name): ") else { return nil }
-        let words = line.dropFirst(name.count + 2).split(separator: " ")
-        // 1.970 s wall, 1.642 s in 1 transition(s)
-        guard words.count >= 7, words[1] == "s", words[2] == "wall,", let wall = Double(words[0]),
-              let transitionSeconds = Double(words[3]), let count = Int(words[6]) else { return nil }
-        return (wall, transitionSeconds, count)
+            durationSeconds: scenario.seconds ?? 0, transitionSeconds: 0, transitions: 0,
+            diagnostics: diagnostics, logExcerpt: excerpt, artifacts: artifacts)
     }
 }
 

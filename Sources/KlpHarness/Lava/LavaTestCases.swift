@@ -31,14 +31,18 @@ public struct LavaTestCase: Equatable, Sendable {
 /// Turns the runner's KTAP, line by line, into what a LAVA test shell
 /// needs: the lines themselves for the log, each scenario's lines between
 /// LAVA's start and end markers for its test case, and one test case per
-/// scenario as soon as its result line arrives.
+/// scenario as soon as its result line arrives. The test case's result
+/// and measurement come from the scenario's record (`# klp-result {json}`,
+/// ScenarioRecord, printed just before the result line), not from the
+/// runner's prose.
 ///
 /// The markers are the signals `lava-test-case NAME --shell CMD` prints
 /// around CMD's output (lava-dispatcher's lava_test_shell/lava-test-case);
 /// the dispatcher records them as `start_test_case`/`end_test_case`, and the
-/// server shows those log lines (here the scenario's diagnostics and its
-/// diff) with the case. `--shell` itself cannot be used: it records only
-/// pass or fail from an exit status, with no measurement and no skip.
+/// server shows those log lines (here the scenario's diagnostics, its
+/// record and its diff) with the case. `--shell` itself cannot be used: it
+/// records only pass or fail from an exit status, with no measurement and
+/// no skip.
 public struct LavaCaseReporter: Sendable {
     public enum Step: Equatable, Sendable {
         /// A line for the job log (stdout).
@@ -66,7 +70,7 @@ public struct LavaCaseReporter: Sendable {
     public var planned: [String]
     public private(set) var reported: [String] = []
     private var open: String?
-    private var seconds: [String: Double] = [:]
+    private var records: [String: ScenarioRecord] = [:]
     private var skipReason: String?
 
     public init(planned: [String]) { self.planned = planned }
@@ -81,26 +85,42 @@ public struct LavaCaseReporter: Sendable {
             steps += [.print(Self.startMarker(name)), .print(line)]
             return steps
         }
-        if line.hasPrefix("1..0 # SKIP") {
-            skipReason = String(line.dropFirst("1..0 # SKIP".count).trimmingSpaces)
+        let result: KTAPLine.Result
+        switch KTAPLine.parse(line) {
+        case .plan(count: 0, let reason?):
+            skipReason = reason
+            return [.print(line)]
+        case .record(let record):
+            records[record.result.name] = record
+            return [.print(line)]
+        case .result(let parsed):
+            result = parsed
+        default:
             return [.print(line)]
         }
-        if let (name, value) = Self.wallTime(line) {
-            seconds[name] = value
-            return [.print(line)]
-        }
-        guard let result = KTAPProgress.parseResult(line) else { return [.print(line)] }
+        let record = records.removeValue(forKey: result.name)
         var steps: [Step] = [.print(line)]
-        if !result.ok { steps.append(.attach(result.name)) }
+        // Without a record (a runner that predates them), KTAP's own words.
+        let word = record.map { Self.result(of: $0.result.status) }
+            ?? (!result.ok ? .fail : result.isSkip ? .skip : .pass)
+        if word == .fail { steps.append(.attach(result.name)) }
         if open == result.name {
             steps.append(.print(Self.endMarker(result.name)))
             open = nil
         }
-        let word: LavaTestCase.Result = !result.ok ? .fail
-            : result.directive?.uppercased().hasPrefix("SKIP") == true ? .skip : .pass
         reported.append(result.name)
-        steps.append(.record(LavaTestCase(name: result.name, result: word, seconds: seconds[result.name])))
+        steps.append(.record(LavaTestCase(name: result.name, result: word, seconds: record?.result.durationSeconds)))
         return steps
+    }
+
+    /// LAVA's word for a scenario's status: a crash, a timeout and an
+    /// error are failed test cases too (LAVA has no other word for them).
+    static func result(of status: ScenarioStatus) -> LavaTestCase.Result {
+        switch status {
+        case .pass: .pass
+        case .skip: .skip
+        default: .fail
+        }
     }
 
     /// After the runner returned: the planned scenarios it did not report,
@@ -131,16 +151,5 @@ public struct LavaCaseReporter: Sendable {
         let words = line.dropFirst("# starting ".count).split(separator: " ")
         guard words.count == 2, Int(words[0]) != nil else { return nil }
         return String(words[1])
-    }
-
-    /// `# busy-target-module: 1.970 s wall, 1.642 s in 1 transition(s)` →
-    /// (busy-target-module, 1.970).
-    static func wallTime(_ line: String) -> (String, Double)? {
-        guard line.hasPrefix("# "), let colon = line.range(of: ": ") else { return nil }
-        let name = line[line.index(line.startIndex, offsetBy: 2)..<colon.lowerBound]
-        guard !name.isEmpty, !name.contains(" ") else { return nil }
-        let rest = line[colon.upperBound...]
-        guard let unit = rest.range(of: " s wall"), let value = Double(rest[..<unit.lowerBound]) else { return nil }
-        return (String(name), value)
     }
 }

@@ -6,7 +6,7 @@ import Glibc
 /// test-syscall.sh), so that `$PIDS` can name them, `kill` can end them and
 /// the clean-up can end whatever is left on every path.
 ///
-/// posix_spawn, not Foundation's Process (see LavaHelper: Process misbehaves
+/// Started by ProcessSpawner (posix_spawn: Foundation's Process misbehaves
 /// in a busybox guest). The children get the default action for every
 /// signal the runner handles and no inherited stdin/stdout: they must not
 /// read the runner's input or write into its KTAP stream.
@@ -34,30 +34,11 @@ public final class SpawnedLoad {
     /// copies already started keep running (the clean-up ends them) and the
     /// error names the program and errno.
     public func spawn(_ count: Int, of path: String, program: String) throws(KernelFileError) {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t(), empty = sigset_t()
-        sigemptyset(&defaults)
-        sigemptyset(&empty)
-        for signo in Interruption.handled { sigaddset(&defaults, signo) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), nil]
-        defer { argv.forEach { free($0) } }
+        var spawner = ProcessSpawner(path)
+        spawner.standardInput = .null
+        spawner.standardOutput = .null
         for _ in 0..<count {
-            var pid: pid_t = 0
-            let status = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-            guard status == 0 else {
-                throw KernelFileError(path: path, operation: "start", errno: ErrnoDescription(status))
-            }
-            running.append(Process(program: program, pid: pid))
+            running.append(Process(program: program, pid: try spawner.start()))
         }
     }
 

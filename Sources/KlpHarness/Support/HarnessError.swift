@@ -46,3 +46,16 @@ public struct HarnessError: Error, Equatable, Sendable, CustomStringConvertible 
         HarnessError(.infrastructure, problem, remedy: remedy)
     }
 }
+
+extension ExitStatus {
+    /// The verdict of several runs (kernels, LAVA jobs): 1 if any scenario
+    /// failed anywhere, else 3 if any VM or job failed, else the worst
+    /// remaining code; all skipped is a skip. A real regression is never
+    /// masked by an infrastructure hiccup on another kernel or job.
+    public static func overall(_ statuses: [ExitStatus]) -> ExitStatus {
+        for wanted in [ExitStatus.failed, .infrastructure, .interruptedByTerm, .interruptedByInt, .interruptedByHangup, .interruptedByBrokenPipe, .badInput] where statuses.contains(wanted) {
+            return wanted
+        }
+        return statuses.allSatisfy { $0 == .skipped } ? .skipped : .passed
+    }
+}

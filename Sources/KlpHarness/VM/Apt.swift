@@ -44,7 +44,7 @@ public struct Apt: Sendable {
         // dpkg killed mid-install leaves half-configured packages and
         // "dpkg was interrupted, you must manually run 'dpkg --configure -a'"
         // for every later apt command. apt-get runs in a process group of
-        // its own (Foundation's Process puts each child in a new group), so a
+        // its own (Subprocess starts every tool in a new group), so a
         // terminal's Ctrl-C reaches only the harness, which lets it finish.
         install.finishWhenInterrupted = { [log] in
             log("waiting for apt-get install \(package) to finish before stopping (dpkg must not be interrupted; at most 900 s)")

@@ -13,7 +13,7 @@ struct ExploreSession {
     let accelerator: Accelerator
 
     var log: @Sendable (String) -> Void { vm.log }
-    var resultsRoot: String { vm.absolute(vm.options.results) }
+    var resultsRoot: String { absolute(vm.options.results) }
 
     func run() throws -> ExitStatus {
         if explore.compare { return try compare() }
@@ -30,7 +30,7 @@ struct ExploreSession {
             }
         }
         if Interruption.isRequested { return Interruption.exitStatus }
-        return VMSession.overallStatus(outcomes.map(\.status))
+        return ExitStatus.overall(outcomes.map(\.status))
     }
 
     /// Boots every kernel once with the same runner arguments (up to -j at
@@ -76,7 +76,7 @@ struct ExploreSession {
             for (index, result) in first.enumerated() where result.status != .passed {
                 log("\(releases[index]): the recording run ended with \(result.status)\(result.infrastructureError.map { ": \($0)" } ?? "")")
             }
-            return VMSession.overallStatus(first.map(\.status) + [.infrastructure])
+            return ExitStatus.overall(first.map(\.status) + [.infrastructure])
         }
         guard let diverging = Self.firstDivergence(a.sequences.map(\.actual), b.sequences.map(\.actual)) else {
             vm.output("# compare: \(a.sequences.count) sequence(s) of seed \(explore.seed): the same transcripts on \(releases[0]) and \(releases[1])")

@@ -121,6 +121,16 @@ public struct GuestImage: Sendable {
         ]
     }
 
+    /// Writes the shared part of an image of either flavour to `path`: the
+    /// one way `klp-harness vm` and `lava-job` build theirs. busybox comes
+    /// from PATH, and the shared libraries of both binaries go along.
+    public static func write(runner: String, modules: String, scenarios: String, flavor: Flavor, to path: String) throws -> GuestImage {
+        let busybox = try Subprocess.resolve("busybox")
+        let contents = Contents(runner: runner, busybox: busybox, modules: modules, scenarios: scenarios)
+        let libraries = Set(try libraries(of: runner) + libraries(of: busybox)).sorted()
+        return try build(contents, libraries: libraries, flavor: flavor, to: path)
+    }
+
     /// Writes the shared part of the image to `path`.
     public static func build(_ contents: Contents, libraries: [String], flavor: Flavor = .hermetic, to path: String) throws -> GuestImage {
         var archive = CpioArchive()

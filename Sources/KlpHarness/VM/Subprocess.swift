@@ -3,9 +3,9 @@ import Foundation
 import Glibc
 #endif
 
-/// Runs host tools (apt, make, vng, qemu) with a wall-clock limit. On
-/// expiry the whole process tree is killed: vng's QEMU child must not
-/// outlive a hung guest.
+/// Runs host tools (apt, make, vng, qemu) with a wall-clock limit, started
+/// by ProcessSpawner in a process group of their own. On expiry the whole
+/// process tree is killed: vng's QEMU child must not outlive a hung guest.
 public struct Subprocess {
     public struct Outcome: Sendable {
         public var status: Int32
@@ -86,37 +86,56 @@ public struct Subprocess {
     /// interrupted (SIGINT, SIGTERM, SIGHUP), so no QEMU outlives the run.
     func stream(timeout: Duration, stdinPath: String, stdout: FileHandle?, stderr: FileHandle? = nil,
                 stopWhen: (@Sendable () -> Bool)? = nil, onOutput: (Data) -> Void) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.resolve(executable))
-        process.arguments = arguments
-        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
-        if let environment { process.environment = environment }
+        let path = try Self.resolve(executable)
         // vng crashes on a closed stdin (it calls isatty on it); /dev/null works.
-        guard let input = FileHandle(forReadingAtPath: stdinPath) else {
-            throw HarnessError.infrastructure("cannot read \(stdinPath)")
+        let input = open(stdinPath, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else {
+            throw HarnessError.infrastructure("cannot read \(stdinPath): \(ErrnoDescription(errno))")
         }
-        defer { try? input.close() }
-        process.standardInput = input
-        let pipe = Pipe()
+        defer { close(input) }
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else {
+            throw HarnessError.infrastructure("cannot make a pipe for \(executable): \(ErrnoDescription(errno))")
+        }
+        let (reading, writing) = (ends[0], ends[1])
+        var spawner = ProcessSpawner(path, arguments)
+        spawner.workingDirectory = workingDirectory
+        spawner.environment = environment
+        spawner.ownProcessGroup = true
+        spawner.standardInput = .descriptor(input)
         if let stdout {
-            process.standardOutput = stdout
-            process.standardError = pipe
+            spawner.standardOutput = .descriptor(stdout.fileDescriptor)
+            spawner.standardError = .descriptor(writing)
         } else {
-            process.standardOutput = pipe
-            process.standardError = stderr ?? pipe
+            spawner.standardOutput = .descriptor(writing)
+            spawner.standardError = .descriptor(stderr?.fileDescriptor ?? writing)
         }
-        try process.run()
-        let pid = process.processIdentifier
+        let pid: pid_t
+        do {
+            pid = try spawner.start()
+        } catch {
+            close(reading)
+            close(writing)
+            throw HarnessError.infrastructure("cannot start \(executable): \(error)", remedy: "run scripts/setup")
+        }
+        // Only the child writes now: the reader sees the end when it exits.
+        close(writing)
+        defer { close(reading) }
         let expired = Watchdog(pid: pid, after: timeout, stopWhen: stopWhen, finishWhenInterrupted: finishWhenInterrupted)
-        let reader = pipe.fileHandleForReading
+        var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }
-            onOutput(chunk)
+            let count = read(reading, &buffer, buffer.count)
+            if count > 0 {
+                onOutput(Data(buffer[0..<count]))
+            } else if count < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
         }
-        process.waitUntilExit()
+        let status = ProcessSpawner.reap(pid)
         expired.cancel()
-        return Outcome(status: process.terminationStatus, timedOut: expired.fired, output: "", stopped: expired.stopped)
+        return Outcome(status: status, timedOut: expired.fired, output: "", stopped: expired.stopped)
     }
 
     public static func resolve(_ executable: String) throws -> String {
@@ -195,9 +214,10 @@ enum ProcessTree {
             queue += children[pid] ?? []
         }
         for pid in all.reversed() { Glibc.kill(pid, SIGKILL) }
-        // Foundation starts each child in a process group of its own: a
-        // grandchild that its parent left behind (vng's QEMU, when vng dies
-        // first) is no longer a descendant, but still in that group.
+        // Each tool starts in a process group of its own
+        // (ProcessSpawner.ownProcessGroup): a grandchild that its parent
+        // left behind (vng's QEMU, when vng dies first) is no longer a
+        // descendant, but still in that group.
         if killGroup { Glibc.kill(-root, SIGKILL) }
     }
 }

@@ -192,7 +192,7 @@ public struct VMSession: Sendable {
             log("interrupted by \(Interruption.signalName): QEMU was stopped; what the guests finished is in \(absolute(options.results))")
             return Interruption.exitStatus
         }
-        return Self.overallStatus(all.map(\.status))
+        return ExitStatus.overall(all.map(\.status))
     }
 
     /// A short stable name for a path (64-bit FNV-1a, in hex).
@@ -218,16 +218,6 @@ public struct VMSession: Sendable {
             }.start()
         }
         group.wait()
-    }
-
-    /// 1 if any scenario failed anywhere, else 3 if any VM failed, else the
-    /// worst remaining code: a real regression is never masked by an
-    /// infrastructure hiccup on another kernel.
-    static func overallStatus(_ statuses: [ExitStatus]) -> ExitStatus {
-        for wanted in [ExitStatus.failed, .infrastructure, .interruptedByTerm, .interruptedByInt, .interruptedByHangup, .interruptedByBrokenPipe, .badInput] where statuses.contains(wanted) {
-            return wanted
-        }
-        return statuses.allSatisfy { $0 == .skipped } ? .skipped : .passed
     }
 
     /// Names are resolved first, all of them: an unknown release or a
@@ -426,15 +416,14 @@ public struct VMSession: Sendable {
     /// The hermetic guest's image for one kernel: busybox, the runner and
     /// its libraries, the modules built for it, the scenarios.
     func guestImage(for prepared: PreparedKernel, runner: String) throws -> GuestImage {
-        let busybox = try Subprocess.resolve("busybox")
         let imagePath = "\(absolute(options.guestRoot))/\(prepared.kernel.release).cpio"
-        let contents = GuestImage.Contents(runner: runner, busybox: busybox, modules: prepared.modules,
-                                           scenarios: absolute(options.scenarios))
-        let libraries = Set(try GuestImage.libraries(of: runner) + GuestImage.libraries(of: busybox)).sorted()
         // The modules must not be rebuilt under the image while it copies them.
         let modules = try lock(URL(fileURLWithPath: prepared.modules).deletingLastPathComponent().path, prepared.kernel.release,
                                for: "the modules built for \(prepared.kernel.release)", bound: Self.buildBound)
-        return try withExtendedLifetime(modules) { try GuestImage.build(contents, libraries: libraries, to: imagePath) }
+        return try withExtendedLifetime(modules) {
+            try GuestImage.write(runner: runner, modules: prepared.modules, scenarios: absolute(options.scenarios),
+                                 flavor: .hermetic, to: imagePath)
+        }
     }
 
     /// `--exec`: a shell command in a virtme-ng guest that shares the host's
@@ -487,10 +476,6 @@ public struct VMSession: Sendable {
             outcome.status = (error as? HarnessError)?.status ?? .infrastructure
         }
         return outcome
-    }
-
-    func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     /// This very binary, which becomes the guest's runner.
