@@ -19,14 +19,15 @@ let package = Package(
             pkgConfig: "libkmod",
             providers: [.apt(["libkmod-dev"])]
         ),
-        // The engine. Its folders are the layers: Kmod (the libkmod binding),
-        // Kernel (kmsg, sysfs, dynamic debug, livepatch verbs), Scenario
-        // (format and engine), Reporting (diff, KTAP, results folder), Suite
-        // (runs a suite over both), Explore (the callback model and the
-        // explorer that checks generated sequences against it), Lava (job
-        // definitions, test cases and results for a LAVA lab), Support, and
-        // VM (building, booting and talking to guests; ResultsChannel's
-        // sender runs inside the guest).
+        // The engine. Its folders are the layers. On the kernel under test:
+        // Kmod (the libkmod binding), Kernel (kmsg, sysfs, dynamic debug,
+        // livepatch verbs), Scenario (format and engine), Suite (the runner,
+        // and its LAVA wrapper), Explore (the callback model and the
+        // explorer). Shared: Reporting (the record, KTAP, diff, results
+        // documents, the results channel's frames) and Support. On the host,
+        // Host/: Provisioning (kernels, module build), GuestImage,
+        // Machines (QEMU, virtme-ng), Orchestration (the boots and kernels
+        // of `vm`), Lava (jobs and their logs).
         .target(
             name: "KlpHarness",
             dependencies: [

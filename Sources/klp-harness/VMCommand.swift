@@ -79,7 +79,7 @@ struct VMCommand: HarnessSubcommand {
             }
             return
         }
-        var options = VMSession.Options(machine: machine, suite: suite)
+        var options = KernelMatrix.Options(machine: machine, suite: suite)
         if let append = machine.append {
             guard machine.exec == nil else {
                 throw HarnessError(.badInput, "--append sets the hermetic guest's kernel command line; --exec boots virtme-ng, which has its own",
@@ -92,7 +92,7 @@ struct VMCommand: HarnessSubcommand {
             options.cpus = machine.cpus ?? 1
             if exploring.compare && options.kernels.isEmpty && options.kernelTrees.isEmpty { options.kernels = ["all"] }
         }
-        let session = VMSession(options: options, log: { printError("klp-harness: \($0)") }, output: { printLine($0) })
+        let session = KernelMatrix(options: options, log: { printError("klp-harness: \($0)") }, output: { printLine($0) })
         guard bisect else {
             try session.run().exitUnlessPassed()
             return
@@ -107,9 +107,9 @@ struct VMCommand: HarnessSubcommand {
     }
 
     /// What `--explore N` asks of each guest, or nil for the suite.
-    var exploreOptions: VMSession.ExploreOptions? {
+    var exploreOptions: KernelMatrix.ExploreOptions? {
         guard let count = exploring.explore else { return nil }
-        var explore = VMSession.ExploreOptions(count: count, seed: exploring.seed)
+        var explore = KernelMatrix.ExploreOptions(count: count, seed: exploring.seed)
         explore.compare = exploring.compare
         explore.mutation = exploring.modelMutation
         // explore's own default, not the suite's: a sequence is shorter
@@ -196,7 +196,7 @@ struct MachineOptions: ParsableArguments {
     }
 }
 
-extension VMSession.Options {
+extension KernelMatrix.Options {
     /// The session `vm`'s command line asks for: the one place its option
     /// groups become the library's options.
     init(machine: MachineOptions, suite: SuiteOptions) {

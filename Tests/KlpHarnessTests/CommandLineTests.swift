@@ -25,6 +25,6 @@ struct CommandLineTests {
         #expect(run.suite.timeout == SuiteRunner.defaultTimeoutSeconds)
         let vm = try VMCommand.parse([])
         #expect(vm.exploreOptions == nil)
-        #expect(VMSession.Options(machine: vm.machine, suite: vm.suite).scenarioTimeout == SuiteRunner.defaultTimeoutSeconds)
+        #expect(KernelMatrix.Options(machine: vm.machine, suite: vm.suite).scenarioTimeout == SuiteRunner.defaultTimeoutSeconds)
     }
 }

@@ -14,7 +14,7 @@ struct CompareShrinkTests {
         let body: [ExploreAction] = [.loadDemo2(replace: false), .loadTarget, .loadDemo(prePatchFails: false),
                                      .enable(.demo2), .setPrePatchRet(fails: true), .disable(.demo2)]
         var boots = 0
-        let shrunk = try ExploreSession.shrinkDivergence(body, transcripts: transcripts(body)) { batch in
+        let shrunk = try ExploreMatrix.shrinkDivergence(body, transcripts: transcripts(body)) { batch in
             boots += 1
             let pairs = batch.map(transcripts)
             return (pairs.map { Optional($0.0) }, pairs.map { Optional($0.1) })
@@ -27,8 +27,8 @@ struct CompareShrinkTests {
     }
 
     @Test func firstDivergence() {
-        #expect(ExploreSession.firstDivergence([["a"], ["b"]], [["a"], ["b"]]) == nil)
-        #expect(ExploreSession.firstDivergence([["a"], ["b"]], [["a"], ["c"]]) == 1)
-        #expect(ExploreSession.firstDivergence([["a"], ["b"]], [["a"]]) == 1)
+        #expect(ExploreMatrix.firstDivergence([["a"], ["b"]], [["a"], ["b"]]) == nil)
+        #expect(ExploreMatrix.firstDivergence([["a"], ["b"]], [["a"], ["c"]]) == 1)
+        #expect(ExploreMatrix.firstDivergence([["a"], ["b"]], [["a"]]) == 1)
     }
 }

@@ -115,11 +115,11 @@ struct HermeticGuestTests {
 
     @Test("a later boot's results are numbered after the earlier boots'")
     func renumbering() {
-        #expect(HermeticRun.renumber("ok 2 atomic-replace", by: 5) == "ok 7 atomic-replace")
-        #expect(HermeticRun.renumber("not ok 1 x # TIMEOUT 60 seconds", by: 1) == "not ok 2 x # TIMEOUT 60 seconds")
-        #expect(HermeticRun.renumber("ok 2 y", by: 0) == "ok 2 y")
-        #expect(HermeticRun.isClosingCount("11 passed, 0 failed"))
-        #expect(!HermeticRun.isClosingCount("# suite: 11 scenario(s) in 3.1 s"))
+        #expect(SuiteBoots.renumber("ok 2 atomic-replace", by: 5) == "ok 7 atomic-replace")
+        #expect(SuiteBoots.renumber("not ok 1 x # TIMEOUT 60 seconds", by: 1) == "not ok 2 x # TIMEOUT 60 seconds")
+        #expect(SuiteBoots.renumber("ok 2 y", by: 0) == "ok 2 y")
+        #expect(SuiteBoots.isClosingCount("11 passed, 0 failed"))
+        #expect(!SuiteBoots.isClosingCount("# suite: 11 scenario(s) in 3.1 s"))
     }
 
     @Test("both inits start with the shebang and mount debugfs before anything else runs")

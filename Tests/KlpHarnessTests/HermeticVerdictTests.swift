@@ -6,7 +6,7 @@ import Testing
 /// the runner's exit status (ttyS1 and the results channel), ttyS1's KTAP
 /// plan, result lines and records, and the records and completion frame of
 /// the results channel. Each test replays
-/// recorded boots through `HermeticRun` (no VM) and makes one witness go
+/// recorded boots through `SuiteBoots` (no VM) and makes one witness go
 /// missing or lie; the recordings use the runner's own line and frame
 /// formats (compare Fixtures/ktap-6.1-pass.txt and ResultsChannel).
 @Suite("Hermetic verdict")
@@ -293,7 +293,7 @@ struct HermeticVerdictTests {
         }
         let (machine, folder) = try ReplayedGuest.make([recording])
         var stdout: [String] = []
-        let run = HermeticRun(machine: machine, scenarios: Self.names.map(Self.scenario), scenarioTimeout: 60,
+        let run = SuiteBoots(machine: machine, scenarios: Self.names.map(Self.scenario), scenarioTimeout: 60,
                               emit: { stdout.append($0) }, narrate: false)
         #expect(throws: HarnessError.self) { try run.run() }
         #expect(stdout.last?.hasPrefix("# error: could not store this kernel's results") == true)
@@ -306,7 +306,7 @@ struct HermeticVerdictTests {
     @Test("the guest's top-level files (its junit.xml) are never stored; its scenario folders are")
     func storeKeepsOnlyScenarioFolders() throws {
         let (machine, folder) = try ReplayedGuest.make([])
-        let run = HermeticRun(machine: machine, scenarios: [], scenarioTimeout: 60, emit: nil, narrate: false)
+        let run = SuiteBoots(machine: machine, scenarios: [], scenarioTimeout: 60, emit: nil, narrate: false)
         let delivered = try run.store(ResultsChannel.parse(try Recording(["a"]).channel(release: "x")))
         #expect(delivered.completionArrived && delivered.completion?.complete == true)
         #expect(delivered.records.map(\.result.name) == ["a"])
@@ -332,7 +332,7 @@ struct HermeticVerdictTests {
     }
 
     struct Outcome {
-        var result: HermeticRun.Result
+        var result: SuiteBoots.Result
         var document: ResultsDocument
         var stdout: [String]
         var folder: ResultsFolder
@@ -342,7 +342,7 @@ struct HermeticVerdictTests {
     func replay(_ recordings: [Recording]) throws -> Outcome {
         let (machine, folder) = try ReplayedGuest.make(recordings)
         var stdout: [String] = []
-        let run = HermeticRun(machine: machine, scenarios: Self.names.map(Self.scenario), scenarioTimeout: 60,
+        let run = SuiteBoots(machine: machine, scenarios: Self.names.map(Self.scenario), scenarioTimeout: 60,
                               emit: { stdout.append($0) }, narrate: false)
         let result = try run.run()
         let junit = try String(contentsOfFile: folder.junitPath, encoding: .utf8)

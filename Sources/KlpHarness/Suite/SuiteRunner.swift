@@ -95,7 +95,7 @@ public struct SuiteRunner {
         document.complete = !Interruption.isRequested
         try results.write(document)
         // The host believes the suite finished only if the runner says so
-        // over the channel too (HermeticRun's Witnesses).
+        // over the channel too (SuiteBoots's Witnesses).
         try channel?.send(ResultsChannel.Completion(complete: document.complete, planned: suite.scenarios.count).json(),
                           as: ResultsChannel.completionPath)
         try channel?.drain()

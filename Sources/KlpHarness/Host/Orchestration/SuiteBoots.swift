@@ -7,7 +7,7 @@ import Foundation
 /// carries on). The host composes one KTAP stream, one results.json and one
 /// JUnit file out of the boots, from the ScenarioRecords the guest sent
 /// (never from a document of the guest's to decode and rewrite).
-struct HermeticRun {
+struct SuiteBoots {
     var machine: any GuestBooting
     var scenarios: [Scenario]
     var scenarioTimeout: Int
@@ -433,7 +433,7 @@ struct Witnesses {
     var ktapExit: Int32?
     var channelExit: Int32?
     /// The records and completion the channel delivered.
-    var delivered: HermeticRun.Delivered
+    var delivered: SuiteBoots.Delivered
     var received: ResultsChannel.Received
 
     struct Disagreement: Equatable {

@@ -15,7 +15,7 @@ import Glibc
 /// are written: a guest that crashes mid-suite has already delivered what
 /// finished. A frame cut short by the crash is ignored; once the runner
 /// has exited, one cut short is a lost tail, and the host's verdict is an
-/// infrastructure error (HermeticRun's Witnesses).
+/// infrastructure error (SuiteBoots's Witnesses).
 ///
 /// Results travel as data, never as documents to decode and rewrite: after
 /// a scenario's files the runner sends its ScenarioRecord as

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What `HermeticRun` needs of a guest: one boot at a time, and where its
+/// What `SuiteBoots` needs of a guest: one boot at a time, and where its
 /// files go. `GuestMachine` boots QEMU; the unit tests replay recorded
 /// boots (ttyS1 lines, channel bytes, console lines, QEMU's outcome), as
 /// the kernel's kunit.py can parse a saved log instead of running a kernel
@@ -17,7 +17,7 @@ protocol GuestBooting {
 }
 
 /// One kernel's hermetic guest as the host boots it, for the suite
-/// (`HermeticRun`) and the explorer (`ExploreRun`) alike: the boot's
+/// (`SuiteBoots`) and the explorer (`ExploreBoot`) alike: the boot's
 /// arguments appended to the image, QEMU with its three serial ports, the
 /// guest's lines, what arrived over the results channel, and the runner's
 /// exit status from whichever port kept it.

@@ -6,7 +6,7 @@ import Foundation
 /// `<results>/<release>/explore/`. A kernel crash fails the sequence that
 /// was running, and the run: the explorer does not boot again, since
 /// rerunning the same seed reproduces the crash more simply.
-struct ExploreRun {
+struct ExploreBoot {
     var machine: GuestMachine
     /// KTAP lines (stdout) when this kernel's stream is the run's output.
     var emit: ((String) -> Void)?

@@ -5,7 +5,7 @@ import Foundation
 /// hermetic guest (one at a time, or `jobs` at once), run the suite there
 /// and report. A kernel crash fails the scenario it happened in; a VM that
 /// does not boot or dies without a crash is an infrastructure error.
-public struct VMSession: Sendable {
+public struct KernelMatrix: Sendable {
     public struct Options: Sendable {
         /// Aliases (`6.1`, `6.12`, `all`) or exact Debian releases.
         public var kernels: [String] = []
@@ -149,7 +149,7 @@ public struct VMSession: Sendable {
             // exploration, as for the suite (vmRunLocks).
             let locks = try prepared.map { try vmRunLocks($0.kernel.release) }
             let images = try prepared.map { try guestImage(for: $0, runner: guestRunner) }
-            let session = ExploreSession(vm: self, explore: explore, prepared: prepared, images: images,
+            let session = ExploreMatrix(vm: self, explore: explore, prepared: prepared, images: images,
                                          accelerator: choice.accelerator)
             return try withExtendedLifetime(locks) { try session.run() }
         }
@@ -370,7 +370,7 @@ public struct VMSession: Sendable {
                 log("\(release): kernel command line: \(QemuLauncher.kernelCommandLine(appending: options.kernelAppend))")
             }
             let emit: ((String) -> Void)? = streaming ? { output($0) } : nil
-            let run = HermeticRun(
+            let run = SuiteBoots(
                 machine: machine(prepared, image: image, folder: folder, accelerator: accelerator),
                 scenarios: planned, scenarioTimeout: options.scenarioTimeout, emit: emit,
                 // Progress for people: on stderr when several kernels run

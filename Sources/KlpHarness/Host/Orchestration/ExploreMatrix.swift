@@ -5,10 +5,10 @@ import Foundation
 /// on two kernels with no model; the first sequence whose transcripts
 /// differ is shrunk, in rounds that boot both kernels with a batch of
 /// candidates, to a minimal scenario.
-struct ExploreSession {
-    let vm: VMSession
-    let explore: VMSession.ExploreOptions
-    let prepared: [VMSession.PreparedKernel]
+struct ExploreMatrix {
+    let vm: KernelMatrix
+    let explore: KernelMatrix.ExploreOptions
+    let prepared: [KernelMatrix.PreparedKernel]
     let images: [GuestImage]
     let accelerator: Accelerator
 
@@ -36,9 +36,9 @@ struct ExploreSession {
     /// Boots every kernel once with the same runner arguments (up to -j at
     /// a time) and returns what each guest reported.
     func boot(arguments: [String], files: [(name: String, text: String)], root: String, streaming: Bool,
-              clear: Bool) throws -> [ExploreRun.Result] {
+              clear: Bool) throws -> [ExploreBoot.Result] {
         let results = ExploreResults(count: prepared.count)
-        VMSession.concurrently(prepared.count, width: vm.options.jobs) { index in
+        KernelMatrix.concurrently(prepared.count, width: vm.options.jobs) { index in
             guard !Interruption.isRequested else { return }
             let kernel = prepared[index]
             let release = kernel.kernel.release
@@ -49,14 +49,14 @@ struct ExploreSession {
                 if clear { try FileBytes.write("", to: consoleLog) }
                 log("booting \(release) for explore (\(arguments.joined(separator: " "))); console log \(consoleLog)")
                 let started = ContinuousClock.now
-                let run = ExploreRun(machine: vm.machine(kernel, image: images[index], folder: folder, accelerator: accelerator),
+                let run = ExploreBoot(machine: vm.machine(kernel, image: images[index], folder: folder, accelerator: accelerator),
                                      emit: streaming ? { vm.output($0) } : nil)
                 let result = try run.run(arguments: arguments, files: files)
                 log("\(release): VM finished in \((ContinuousClock.now - started).secondsText) (exit \(result.status.rawValue))")
                 results.set(index, result)
             } catch {
                 log("\(release): error: \(error)")
-                results.set(index, ExploreRun.Result(status: (error as? HarnessError)?.status ?? .infrastructure,
+                results.set(index, ExploreBoot.Result(status: (error as? HarnessError)?.status ?? .infrastructure,
                                                      infrastructureError: "\(error)"))
             }
         }
@@ -149,13 +149,13 @@ struct ExploreSession {
 /// Collects the guests' results from concurrent boots.
 final class ExploreResults: @unchecked Sendable {
     private let lock = NSLock()
-    private var results: [ExploreRun.Result?]
+    private var results: [ExploreBoot.Result?]
 
     init(count: Int) { results = Array(repeating: nil, count: count) }
 
-    func set(_ index: Int, _ result: ExploreRun.Result) { lock.withLock { results[index] = result } }
+    func set(_ index: Int, _ result: ExploreBoot.Result) { lock.withLock { results[index] = result } }
 
-    var all: [ExploreRun.Result] {
-        lock.withLock { results.map { $0 ?? ExploreRun.Result(status: Interruption.isRequested ? Interruption.exitStatus : .infrastructure) } }
+    var all: [ExploreBoot.Result] {
+        lock.withLock { results.map { $0 ?? ExploreBoot.Result(status: Interruption.isRequested ? Interruption.exitStatus : .infrastructure) } }
     }
 }

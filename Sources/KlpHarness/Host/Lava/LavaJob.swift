@@ -61,11 +61,11 @@ public struct LavaJob: Sendable {
             throw HarnessError.badInput("shard \(options.shard.map { "\($0.index)/\($0.count)" } ?? "") selects no scenario",
                                         remedy: "use at most as many shards as there are scenarios")
         }
-        var session = VMSession.Options()
+        var session = KernelMatrix.Options()
         session.kernels = [options.kernel]
         session.kmod = options.kmod
         session.cache = options.cache
-        let prepared = try VMSession(options: session, log: log, output: { _ in }).prepareKernels()
+        let prepared = try KernelMatrix(options: session, log: log, output: { _ in }).prepareKernels()
         guard let kernel = try prepared.first?.get() else {
             throw HarnessError.badInput("no kernel named \(options.kernel)")
         }
@@ -83,7 +83,7 @@ public struct LavaJob: Sendable {
         try FileBytes.write(try FileBytes.read(kernel.kernel.image), to: kernelPath)
 
         let ramdiskName = "klp-harness-guest.cpio"
-        let runner = try VMSession.executablePath()
+        let runner = try KernelMatrix.executablePath()
         log("writing the LAVA guest initramfs \(directory)/\(ramdiskName).gz (gzip, a few seconds)")
         _ = try GuestImage.write(runner: runner, modules: kernel.modules, scenarios: absolute(options.scenarios),
                                  flavor: .lava, to: "\(directory)/\(ramdiskName)")
