@@ -13,6 +13,9 @@
 #include <linux/kernel.h>
 #include <linux/livepatch.h>
 #include <linux/workqueue.h>
+#include <linux/delay.h>
+
+#include "livepatch-callbacks-busymod.h"
 
 /* Returned by every pre-patch callback; -19 (-ENODEV) makes it fail. */
 static int pre_patch_ret;
@@ -84,10 +87,20 @@ static void log_func(const char *func)
 	pr_info("%s\n", func);
 }
 
-/* Runs instead of busymod_work_func() once a task has been switched. */
+/*
+ * Runs instead of busymod_work_func() once a task has been switched.
+ * With busymod's block_patched=Y it stays, silently, until that flag is
+ * cleared, so that a transition away from this patch (an atomic replace)
+ * finds the task in this function and stalls.
+ */
 static void patched_work_func(struct work_struct *work)
 {
+	struct busymod_work *busy = container_of(work, struct busymod_work, work);
+
 	log_func(__func__);
+	complete(&busy->started);
+	while (READ_ONCE(busy->block_patched))
+		msleep(20);
 }
 
 static struct klp_func no_funcs[] = {
