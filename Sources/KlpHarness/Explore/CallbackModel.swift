@@ -10,7 +10,9 @@
 ///
 /// A transition either completes before the action that started it
 /// returns (the runner waits for it) or stalls on the busy module's work
-/// function; there is no third case with these modules.
+/// function (the original, or the demo's replacement when a replace moves
+/// away from it); there is no third case with these modules. A stall ends
+/// only by reversal (see `allows(_:in:)` for why).
 public struct CallbackModel: Sendable {
     /// Test-only wrong rules: the explorer must catch each of them.
     public enum Mutation: String, CaseIterable, Codable, Sendable {
@@ -33,6 +35,10 @@ public struct CallbackModel: Sendable {
         /// obj->callbacks.post_unpatch_enabled: its pre-patch callback ran
         /// and succeeded, so its post-unpatch one may run.
         var postUnpatchEnabled = false
+        /// obj->dynamic: a nop object klp_add_nops() (core.c) gave a replace
+        /// patch for an object of a patch it replaces. It has no callbacks,
+        /// and klp_discard_nops() drops it when the transition completes.
+        var nop = false
 
         var label: String { module?.name ?? "vmlinux" }
     }
@@ -78,10 +84,9 @@ public struct CallbackModel: Sendable {
         /// The busy module's work function is looping in the original
         /// function (loaded with block_transition=Y, unpatched then).
         var busyWorkBlocking = false
-        /// The stalled transition lost its busy task (rmmod of the busy
-        /// module) and completes on the kernel's next retry: only
-        /// `wait_for_transition` may come next.
-        var released = false
+        /// The busy module's work is looping in the demo's replacement
+        /// (loaded with block_patched=Y under the demo).
+        var patchedWorkBlocking = false
         /// The demo's pre_patch_ret makes its pre-patch callbacks fail.
         var prePatchFails = false
 
@@ -123,19 +128,44 @@ public struct CallbackModel: Sendable {
     /// refuses (EBUSY, EINVAL, a module in use) is valid: the refusal is a
     /// rule. Loading a loaded module, unloading an absent one or writing a
     /// knob that is not there is not: it says nothing about callbacks.
+    ///
+    /// Every allowed action prints a transcript with one order. Two that
+    /// would not are left out:
+    /// - `rmmod livepatch_callbacks_busymod` while a transition is stalled
+    ///   on its work. delete_module() runs the module's exit, where the
+    ///   work returns, before klp_module_going() takes klp_mutex; if
+    ///   klp_transition_work_fn() (the 1 s retry, kernel/livepatch/
+    ///   transition.c) runs in between, the transition completes first and
+    ///   post-patch reaches busymod as `[MODULE_STATE_GOING]`, then the
+    ///   module is unpatched; otherwise klp_module_going() comes first.
+    ///   The kernel's test-callbacks.sh ("busy target module") likewise
+    ///   removes the busy module only after the patch is gone.
+    /// - Releasing the busy task during a stall, then `wait_for_transition`:
+    ///   the kernel's lines come in one order, but the transition completes
+    ///   on that same 1 s retry clock, which may fire before or after the
+    ///   runner writes the wait's marker. So a stall ends only by reversal:
+    ///   enabled_store() starts it and the runner waits, within the same
+    ///   action, for the patch to go.
+    /// - `echo 0 > enabled` while the work sits in the demo's replacement:
+    ///   the unpatching transition would stall, and the runner's disable
+    ///   waits for the patch to go (it has no background form), so the
+    ///   work is released first.
     public func allows(_ action: ExploreAction, in state: State) -> Bool {
-        if state.released {
-            return action == .waitForTransition(state.transition?.patch ?? .demo)
-        }
         switch action {
-        case .loadTarget, .loadBusyTarget, .loadDemo, .loadDemo2:
+        case .loadTarget, .loadBusyTarget, .loadBusyTargetHoldingPatch, .loadDemo, .loadDemo2:
             return action.loadedModule.map { !state.loaded.contains($0) } ?? false
         case .unload(let module):
-            return state.loaded.contains(module)
-        case .disable(let patch), .enable(let patch):
+            return state.loaded.contains(module) && !(module == .busyTarget && state.transition != nil)
+        case .disable(let patch):
+            guard state.patch(patch) != nil else { return false }
+            return !(state.patchedWorkBlocking && state.transition == nil && state.patch(patch)?.replacesBusyWork == true)
+        case .enable(let patch):
             return state.patch(patch) != nil
         case .setPrePatchRet(let fails):
             return state.loaded.contains(.demo) && fails != state.prePatchFails
+        case .releasePatchedWork:
+            // Not during a stalled replace: that is the release above.
+            return state.patchedWorkBlocking && state.transition == nil
         case .waitForTransition:
             return false
         }
@@ -167,6 +197,11 @@ public struct CallbackModel: Sendable {
             run.load(.target, blocking: false)
         case .loadBusyTarget(let blocking):
             run.load(.busyTarget, blocking: blocking)
+        case .loadBusyTargetHoldingPatch:
+            run.load(.busyTarget, blocking: false, holdingPatch: true)
+        case .releasePatchedWork:
+            // Silent: the replacement prints nothing when it leaves.
+            run.state.patchedWorkBlocking = false
         case .loadDemo(let fails):
             stalls = run.loadLivepatch(.demo, replace: false, prePatchFails: fails)
         case .loadDemo2(let replace):
@@ -180,17 +215,17 @@ public struct CallbackModel: Sendable {
             run.refuse(action, errno: "Invalid argument", rule: .noSecondEnable)
         case .setPrePatchRet(let fails):
             run.state.prePatchFails = fails
-        case .waitForTransition(let patch):
-            run.complete(patch)
-            run.rules.insert(.stalledTransitionCompletes)
+        case .waitForTransition:
+            break // never allowed: see allows(_:in:)
         }
         state = run.state
         return Step(command: action.command(stalls: stalls), lines: run.lines, rules: run.rules, phase: phase)
     }
 
-    /// The actions that bring `state` back to a clean kernel: wait for a
-    /// released transition, reverse a stalled one, disable every patch
-    /// (newest first), then unload the livepatches and the targets.
+    /// The actions that bring `state` back to a clean kernel: reverse a
+    /// stalled transition, release a work held in the demo's replacement,
+    /// disable every patch (newest first), then unload the livepatches and
+    /// the targets.
     public func teardown(from state: State) -> [ExploreAction] {
         var state = state
         var actions: [ExploreAction] = []
@@ -198,8 +233,8 @@ public struct CallbackModel: Sendable {
             guard apply(action, to: &state) != nil else { return }
             actions.append(action)
         }
-        if state.released, let patch = state.transition?.patch { take(.waitForTransition(patch)) }
         if let patch = state.transition?.patch { take(.disable(patch)) }
+        if state.patchedWorkBlocking { take(.releasePatchedWork) }
         for patch in state.patches.reversed() { take(.disable(patch.module)) }
         for module in [TestModule.demo2, .demo, .target, .busyTarget] where state.loaded.contains(module) {
             take(.unload(module))
@@ -239,6 +274,11 @@ public struct CallbackModel: Sendable {
         static let coming = "[MODULE_STATE_COMING] Full formed, running module_init"
         static let going = "[MODULE_STATE_GOING] Going away"
 
+        /// The transition in progress is an atomic replace.
+        var replaceInTransition: Bool {
+            state.transition.flatMap { state.patch($0.patch) }?.replace == true
+        }
+
         func index(of patch: TestModule) -> Int? { state.patches.firstIndex { $0.module == patch } }
 
         // MARK: Livepatches
@@ -254,6 +294,15 @@ public struct CallbackModel: Sendable {
                 return false
             }
             var patch = Patch.new(module, replace: replace)
+            if replace {
+                // klp_add_nops(): a nop object for each object of the
+                // patches being replaced that the new patch lacks.
+                for old in state.patches {
+                    for object in old.objects where !patch.objects.contains(where: { $0.module == object.module }) {
+                        patch.objects.append(Object(module: object.module, nop: true))
+                    }
+                }
+            }
             if !state.patches.isEmpty { rules.insert(.independentPatches) }
             say("livepatch: enabling patch '\(patch.name)'")
             say("livepatch: '\(patch.name)': initializing patching transition")
@@ -262,6 +311,11 @@ public struct CallbackModel: Sendable {
                 let object = patch.objects[index]
                 guard state.isLoaded(object) else {
                     rules.insert(.absentTargetHasNoCallbacks)
+                    continue
+                }
+                if object.nop {
+                    // Patched like any loaded object, with no callback.
+                    patch.objects[index].patched = true
                     continue
                 }
                 callback("pre_patch_callback", patch, object, Self.live)
@@ -292,6 +346,15 @@ public struct CallbackModel: Sendable {
                 rules.insert(.stalledTransition)
                 return true
             }
+            if replace && state.patchedWorkBlocking {
+                // klp_check_stack_func() (transition.c), patching: with
+                // more than one function on the ops' func_stack it checks
+                // the previous one, the demo's replacement, where the work
+                // sits; the replace's nop function cannot be switched to.
+                state.transition = Transition(patch: module, direction: .patching)
+                rules.insert(.stalledReplace)
+                return true
+            }
             state.transition = Transition(patch: module, direction: .patching)
             complete(module)
             return false
@@ -310,6 +373,10 @@ public struct CallbackModel: Sendable {
                 rules.insert(.atomicReplace)
             }
             guard let current = index(of: module) else { return }
+            if direction == .patching && patch.replace {
+                // klp_discard_nops(), before the post-patch callbacks.
+                state.patches[current].objects.removeAll { $0.nop }
+            }
             for objectIndex in state.patches[current].objects.indices {
                 let object = state.patches[current].objects[objectIndex]
                 guard state.isLoaded(object) else { continue }
@@ -326,7 +393,6 @@ public struct CallbackModel: Sendable {
             }
             say("livepatch: '\(patch.name)': \(direction.word) complete")
             state.transition = nil
-            state.released = false
             if direction == .unpatching {
                 // klp_free_patch_async(): the patch leaves sysfs and drops
                 // its module reference; the module stays until rmmod.
@@ -342,7 +408,7 @@ public struct CallbackModel: Sendable {
                 say("livepatch: '\(name)': reversing transition from patching to unpatching")
                 say("livepatch: '\(name)': starting unpatching transition")
                 state.transition = Transition(patch: module, direction: .unpatching)
-                rules.insert(.reversedTransition)
+                rules.insert(replaceInTransition ? .reversedReplace : .reversedTransition)
                 complete(module)
                 return
             }
@@ -353,7 +419,7 @@ public struct CallbackModel: Sendable {
             guard let at = index(of: module) else { return }
             if state.patches.count > 1 { rules.insert(.independentPatches) }
             say("livepatch: '\(name)': initializing unpatching transition")
-            for object in state.patches[at].objects {
+            for object in state.patches[at].objects where !object.nop {
                 if object.patched && state.isLoaded(object) {
                     callback("pre_unpatch_callback", state.patches[at], object, Self.live)
                 } else if !state.isLoaded(object) {
@@ -379,21 +445,34 @@ public struct CallbackModel: Sendable {
         // MARK: Target modules
 
         /// insmod of a target: klp_module_coming(), then the module's init.
-        mutating func load(_ module: TestModule, blocking: Bool) {
-            let action: ExploreAction = module == .busyTarget ? .loadBusyTarget(blocking: blocking) : .loadTarget
+        mutating func load(_ module: TestModule, blocking: Bool, holdingPatch: Bool = false) {
+            let action: ExploreAction = module != .busyTarget ? .loadTarget
+                : holdingPatch ? .loadBusyTargetHoldingPatch : .loadBusyTarget(blocking: blocking)
             for at in state.patches.indices {
                 guard let objectIndex = state.patches[at].objects.firstIndex(where: { $0.module == module }) else { continue }
                 let patch = state.patches[at]
                 let object = patch.objects[objectIndex]
                 say("livepatch: applying patch '\(patch.name)' to loading module '\(module.name)'")
+                if object.nop {
+                    // klp_module_coming(): klp_pre_patch_callback() and
+                    // klp_post_patch_callback() do nothing for an object
+                    // without callbacks.
+                    state.patches[at].objects[objectIndex].patched = true
+                    rules.insert(.nopObjectsDuringReplace)
+                    continue
+                }
                 callback("pre_patch_callback", patch, object, Self.coming)
                 if state.prePatchFails && patch.module == .demo {
                     say("livepatch: pre-patch callback failed for object '\(module.name)'")
                     say("livepatch: patch '\(patch.name)' failed for module '\(module.name)', refusing to load module '\(module.name)'")
                     // klp_cleanup_module_patches_limited(): the patches
-                    // before this one that took the module let it go.
+                    // before this one that took the module let it go. It
+                    // runs inside klp_module_coming(), before the loader
+                    // sets MODULE_STATE_GOING (prepare_coming_module()
+                    // returns the error first), so their callbacks see
+                    // the module still COMING.
                     for earlier in 0..<at {
-                        unpatchGoing(module, patchIndex: earlier)
+                        unpatchGoing(module, patchIndex: earlier, moduleState: Self.coming)
                     }
                     refuse(action, errno: "No such device", rule: .prePatchFailureRefusesModule)
                     return
@@ -405,6 +484,7 @@ public struct CallbackModel: Sendable {
                     callback("post_patch_callback", patch, object, Self.coming)
                 }
                 rules.insert(inTransition ? .comingModuleDuringTransition : .comingModulePatched)
+                if !inTransition && replaceInTransition { rules.insert(.replacedPatchDuringReplace) }
             }
             state.loaded.insert(module)
             switch module {
@@ -417,6 +497,7 @@ public struct CallbackModel: Sendable {
                     say("\(patch.name): patched_work_func")
                     rules.insert(.targetPatchedOnLoad)
                     state.busyWorkBlocking = false
+                    state.patchedWorkBlocking = holdingPatch
                 } else {
                     say("\(module.name): busymod_work_func enter")
                     if !blocking { say("\(module.name): busymod_work_func exit") }
@@ -431,36 +512,37 @@ public struct CallbackModel: Sendable {
             case .target:
                 say("\(module.name): livepatch_callbacks_mod_exit")
             default:
+                // The exit clears both flags; the demo's replacement
+                // leaves silently.
                 if state.busyWorkBlocking { say("\(module.name): busymod_work_func exit") }
                 say("\(module.name): livepatch_callbacks_busymod_exit")
             }
             for at in state.patches.indices { unpatchGoing(module, patchIndex: at) }
             state.loaded.remove(module)
             if module == .busyTarget {
-                if state.busyWorkBlocking, let transition = state.transition, transition.direction == .patching,
-                   state.patch(transition.patch)?.replacesBusyWork == true {
-                    state.released = true
-                }
                 state.busyWorkBlocking = false
+                state.patchedWorkBlocking = false
             }
         }
 
         /// One patch letting a going (or refused) module go.
-        mutating func unpatchGoing(_ module: TestModule, patchIndex at: Int) {
+        /// `moduleState`: GOING from klp_module_going(), COMING when
+        /// klp_module_coming() refuses the module.
+        mutating func unpatchGoing(_ module: TestModule, patchIndex at: Int, moduleState: String = Self.going) {
             guard let objectIndex = state.patches[at].objects.firstIndex(where: { $0.module == module && $0.patched }) else { return }
             let patch = state.patches[at]
             let object = patch.objects[objectIndex]
             let inTransition = state.transition?.patch == patch.module
-            if !inTransition {
-                callback("pre_unpatch_callback", patch, object, Self.going)
+            if !inTransition && !object.nop {
+                callback("pre_unpatch_callback", patch, object, moduleState)
             }
             say("livepatch: reverting patch '\(patch.name)' on unloading module '\(module.name)'")
             if object.postUnpatchEnabled {
-                callback("post_unpatch_callback", patch, object, Self.going)
+                callback("post_unpatch_callback", patch, object, moduleState)
             }
             state.patches[at].objects[objectIndex].patched = false
             state.patches[at].objects[objectIndex].postUnpatchEnabled = false
-            rules.insert(inTransition ? .goingModuleDuringTransition : .goingModuleUnpatched)
+            rules.insert(object.nop ? .nopObjectsDuringReplace : inTransition ? .goingModuleDuringTransition : .goingModuleUnpatched)
         }
     }
 }

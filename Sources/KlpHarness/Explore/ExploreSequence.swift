@@ -123,24 +123,27 @@ public enum ExploreCoverage {
 
     static func kind(of action: ExploreAction) -> String {
         switch action {
-        case .loadTarget, .loadBusyTarget: "load a target"
+        case .loadTarget, .loadBusyTarget, .loadBusyTargetHoldingPatch: "load a target"
         case .loadDemo, .loadDemo2: "load a livepatch"
         case .unload(let module): module.isLivepatch ? "unload a livepatch" : "unload a target"
         case .disable: "disable a patch"
         case .enable: "enable a patch"
         case .setPrePatchRet: "set pre_patch_ret"
+        case .releasePatchedWork: "release the patched work"
         case .waitForTransition: "wait for the transition"
         }
     }
 
-    /// Every pair a sequence can take: the waits come only mid-transition,
-    /// and with no patch there is nothing to disable or enable.
+    /// Every pair a sequence can take: with no patch there is nothing to
+    /// disable or enable, and the work held in the demo's replacement is
+    /// released only with the patch enabled and no transition (waits are
+    /// never generated: see CallbackModel.allows(_:in:)).
     public static var reachablePairs: [String] {
         let kinds = ["load a target", "load a livepatch", "unload a target", "unload a livepatch",
-                     "disable a patch", "enable a patch", "set pre_patch_ret", "wait for the transition"]
+                     "disable a patch", "enable a patch", "set pre_patch_ret", "release the patched work"]
         return CallbackModel.Phase.allCases.flatMap { phase in
             kinds.compactMap { kind -> String? in
-                if kind == "wait for the transition" && phase != .stalled { return nil }
+                if kind == "release the patched work" && phase != .patched { return nil }
                 if phase == .noPatch && (kind == "disable a patch" || kind == "enable a patch") { return nil }
                 return "\(phase.rawValue) × \(kind)"
             }

@@ -43,10 +43,25 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
     /// callbacks.rst: "If a patch transition is reversed, no pre-unpatch
     /// handlers will be run"; post-unpatch runs where pre-patch did. Test 9.
     case reversedTransition = "reversed-transition"
-    /// When the busy task leaves, the stalled transition completes on the
-    /// kernel's next retry and post-patch runs for the objects loaded then
-    /// (klp_complete_transition() in kernel/livepatch/transition.c).
-    case stalledTransitionCompletes = "stalled-transition-completes"
+    /// A work sitting in the demo's replacement stalls an atomic replace:
+    /// klp_check_stack_func() (kernel/livepatch/transition.c) checks the
+    /// previous function on the ops' func_stack when patching.
+    case stalledReplace = "stalled-replace"
+    /// During a replace transition the replace patch has a nop object for
+    /// each object of the replaced patches it lacks (klp_add_nops() in
+    /// core.c): klp_module_coming() and klp_module_going() print "applying
+    /// patch"/"reverting patch" for them, with no callbacks (a dynamic
+    /// object has none); klp_discard_nops() drops them at completion.
+    case nopObjectsDuringReplace = "nop-objects-during-replace"
+    /// Until a replace transition completes, the replaced patch is still on
+    /// klp_patches and is not klp_transition_patch, so klp_module_coming()
+    /// gives a loading module its pre- and post-patch callbacks.
+    case replacedPatchDuringReplace = "replaced-patch-during-replace"
+    /// Disabling a stalled replace reverses it (klp_reverse_transition()):
+    /// no pre-unpatch, post-unpatch for the replace's own objects, and the
+    /// replaced patches stay enabled (klp_unpatch_replaced_patches() runs
+    /// only when a replace completes its patching).
+    case reversedReplace = "reversed-replace"
     /// Only one transition at a time: loading a livepatch or disabling
     /// another patch during one fails with EBUSY (__klp_enable_patch() and
     /// __klp_disable_patch() in kernel/livepatch/core.c).
@@ -85,7 +100,10 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
         case .comingModuleDuringTransition: "a module loading mid-transition: pre-patch only"
         case .goingModuleDuringTransition: "a module unloading mid-transition: post-unpatch only"
         case .reversedTransition: "disabling a stalled patch reverses it: no pre-unpatch"
-        case .stalledTransitionCompletes: "the busy task leaves: the transition completes, post-patch for loaded objects"
+        case .stalledReplace: "a task in the replaced patch's function stalls an atomic replace"
+        case .nopObjectsDuringReplace: "mid-replace, nop objects print applying/reverting lines, no callbacks"
+        case .replacedPatchDuringReplace: "mid-replace, the replaced patch still gives a loading module pre- and post-patch"
+        case .reversedReplace: "disabling a stalled replace reverses it; the replaced patch stays"
         case .oneTransitionAtATime: "a second transition during one is refused (EBUSY)"
         case .atomicReplace: "atomic replace: replaced patches get no unpatch callbacks"
         case .enabledPatchHoldsModule: "an enabled patch's module cannot be unloaded"
