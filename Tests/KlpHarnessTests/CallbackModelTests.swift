@@ -224,3 +224,58 @@ struct CallbackModelRefusedModuleTests {
         #expect(step.rules.contains(.prePatchFailureRefusesModule))
     }
 }
+
+@Suite("A pre-patch callback that fails for one object")
+struct CallbackModelPartialFailureTests {
+    /// Written from kernel/livepatch/core.c and transition.c: the demo's
+    /// objects are vmlinux, then the target module. vmlinux's pre-patch
+    /// succeeds (klp_pre_patch_callback() sets post_unpatch_enabled), the
+    /// module's fails; klp_cancel_transition() completes an unpatching
+    /// transition, so only vmlinux gets post-unpatch; init fails: ENODEV.
+    @Test func postUnpatchForTheObjectsBefore() {
+        let expected = [
+            "% insmod livepatch-callbacks-mod.ko",
+            "livepatch_callbacks_mod: livepatch_callbacks_mod_init",
+            "% insmod livepatch-callbacks-demo.ko pre_patch_ret=-19 pre_patch_fail_object=livepatch_callbacks_mod",
+            "livepatch: enabling patch 'livepatch_callbacks_demo'",
+            "livepatch: 'livepatch_callbacks_demo': initializing patching transition",
+            "livepatch_callbacks_demo: pre_patch_callback: vmlinux",
+            "livepatch_callbacks_demo: pre_patch_callback: livepatch_callbacks_mod -> [MODULE_STATE_LIVE] Normal state",
+            "livepatch: pre-patch callback failed for object 'livepatch_callbacks_mod'",
+            "livepatch: failed to enable patch 'livepatch_callbacks_demo'",
+            "livepatch: 'livepatch_callbacks_demo': canceling patching transition, going to unpatch",
+            "livepatch: 'livepatch_callbacks_demo': completing unpatching transition",
+            "livepatch_callbacks_demo: post_unpatch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo': unpatching complete",
+            "insmod: ERROR: could not insert module livepatch-callbacks-demo.ko: No such device",
+            "% rmmod livepatch_callbacks_mod",
+            "livepatch_callbacks_mod: livepatch_callbacks_mod_exit",
+        ]
+        let actions: [ExploreAction] = [.loadTarget, .loadDemoFailingOnly(.target), .unload(.target)]
+        #expect(CallbackModel().transcript(of: actions) == expected)
+        var state = CallbackModel.State()
+        var rules: Set<ModelRule> = []
+        for action in actions { rules.formUnion(CallbackModel().apply(action, to: &state)?.rules ?? []) }
+        #expect(rules.contains(.prePatchFailureUnpatchesEarlierObjects))
+    }
+
+    /// With the failing object absent the patch loads; that module is then
+    /// refused, and the other target loads.
+    @Test func onlyTheNamedModuleIsRefused() throws {
+        let model = CallbackModel()
+        var state = CallbackModel.State()
+        _ = try #require(model.apply(.loadDemoFailingOnly(.busyTarget), to: &state))
+        #expect(state.patch(.demo) != nil)
+        let refused = try #require(model.apply(.loadBusyTarget(blocking: false), to: &state))
+        #expect(refused.rules.contains(.prePatchFailureRefusesModule))
+        let loaded = try #require(model.apply(.loadTarget, to: &state))
+        #expect(loaded.rules.contains(.comingModulePatched))
+        #expect(state.loaded == [.demo, .target])
+    }
+
+    /// The scenario line parses back to the action.
+    @Test func parsesBack() throws {
+        let command = ExploreAction.loadDemoFailingOnly(.target).command()
+        #expect(ExploreAction(try ScenarioParser.parseAction(command, path: "t", line: 1)) == .loadDemoFailingOnly(.target))
+    }
+}

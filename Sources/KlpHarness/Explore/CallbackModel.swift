@@ -89,6 +89,14 @@ public struct CallbackModel: Sendable {
         var patchedWorkBlocking = false
         /// The demo's pre_patch_ret makes its pre-patch callbacks fail.
         var prePatchFails = false
+        /// The demo's pre_patch_fail_object: only this object's pre-patch
+        /// returns pre_patch_ret (nil: every object's).
+        var prePatchFailObject: TestModule?
+
+        /// Whether the demo's pre-patch callback fails for `object`.
+        func prePatchFails(for object: Object) -> Bool {
+            prePatchFails && (prePatchFailObject == nil || prePatchFailObject == object.module)
+        }
 
         public init() {}
 
@@ -152,7 +160,7 @@ public struct CallbackModel: Sendable {
     ///   work is released first.
     public func allows(_ action: ExploreAction, in state: State) -> Bool {
         switch action {
-        case .loadTarget, .loadBusyTarget, .loadBusyTargetHoldingPatch, .loadDemo, .loadDemo2:
+        case .loadTarget, .loadBusyTarget, .loadBusyTargetHoldingPatch, .loadDemo, .loadDemoFailingOnly, .loadDemo2:
             return action.loadedModule.map { !state.loaded.contains($0) } ?? false
         case .unload(let module):
             return state.loaded.contains(module) && !(module == .busyTarget && state.transition != nil)
@@ -203,9 +211,11 @@ public struct CallbackModel: Sendable {
             // Silent: the replacement prints nothing when it leaves.
             run.state.patchedWorkBlocking = false
         case .loadDemo(let fails):
-            stalls = run.loadLivepatch(.demo, replace: false, prePatchFails: fails)
+            stalls = run.loadLivepatch(action, replace: false, prePatchFails: fails)
+        case .loadDemoFailingOnly(let object):
+            stalls = run.loadLivepatch(action, replace: false, prePatchFails: true, failObject: object)
         case .loadDemo2(let replace):
-            stalls = run.loadLivepatch(.demo2, replace: replace, prePatchFails: false)
+            stalls = run.loadLivepatch(action, replace: replace, prePatchFails: false)
         case .unload(let module):
             module.isLivepatch ? run.unloadLivepatch(module) : run.unload(module)
         case .disable(let patch):
@@ -285,8 +295,8 @@ public struct CallbackModel: Sendable {
 
         /// insmod of a livepatch: klp_enable_patch(). Returns whether its
         /// transition stalls (the load is then written with `&`).
-        mutating func loadLivepatch(_ module: TestModule, replace: Bool, prePatchFails: Bool) -> Bool {
-            let action: ExploreAction = module == .demo ? .loadDemo(prePatchFails: prePatchFails) : .loadDemo2(replace: replace)
+        mutating func loadLivepatch(_ action: ExploreAction, replace: Bool, prePatchFails: Bool, failObject: TestModule? = nil) -> Bool {
+            guard let module = action.loadedModule else { return false }
             if state.transition != nil {
                 // __klp_enable_patch(): "if (klp_transition_patch) return
                 // -EBUSY", before anything is printed.
@@ -306,7 +316,10 @@ public struct CallbackModel: Sendable {
             if !state.patches.isEmpty { rules.insert(.independentPatches) }
             say("livepatch: enabling patch '\(patch.name)'")
             say("livepatch: '\(patch.name)': initializing patching transition")
-            if module == .demo { state.prePatchFails = prePatchFails }
+            if module == .demo {
+                state.prePatchFails = prePatchFails
+                state.prePatchFailObject = failObject
+            }
             for index in patch.objects.indices {
                 let object = patch.objects[index]
                 guard state.isLoaded(object) else {
@@ -320,19 +333,24 @@ public struct CallbackModel: Sendable {
                 }
                 callback("pre_patch_callback", patch, object, Self.live)
                 rules.insert(.prePatchForLoadedObjects)
-                if state.prePatchFails && module == .demo {
+                if module == .demo && state.prePatchFails(for: object) {
                     // No post-unpatch for the object that failed; the
-                    // transition is cancelled and the module refused.
+                    // transition is cancelled (klp_cancel_transition()
+                    // completes an unpatching one: post-unpatch for the
+                    // objects before it, whose pre-patch succeeded) and
+                    // the module refused.
                     say("livepatch: pre-patch callback failed for object '\(object.label)'")
                     say("livepatch: failed to enable patch '\(patch.name)'")
                     say("livepatch: '\(patch.name)': canceling patching transition, going to unpatch")
                     say("livepatch: '\(patch.name)': completing unpatching transition")
                     for earlier in patch.objects[..<index] where earlier.postUnpatchEnabled && state.isLoaded(earlier) {
                         callback("post_unpatch_callback", patch, earlier, Self.live)
+                        rules.insert(.prePatchFailureUnpatchesEarlierObjects)
                     }
                     say("livepatch: '\(patch.name)': unpatching complete")
                     refuse(action, errno: "No such device", rule: .prePatchFailureRefusesLivepatch)
                     state.prePatchFails = false
+                    state.prePatchFailObject = nil
                     return false
                 }
                 patch.objects[index].postUnpatchEnabled = true
@@ -439,7 +457,10 @@ public struct CallbackModel: Sendable {
                 return
             }
             state.loaded.remove(module)
-            if module == .demo { state.prePatchFails = false }
+            if module == .demo {
+                state.prePatchFails = false
+                state.prePatchFailObject = nil
+            }
         }
 
         // MARK: Target modules
@@ -462,7 +483,7 @@ public struct CallbackModel: Sendable {
                     continue
                 }
                 callback("pre_patch_callback", patch, object, Self.coming)
-                if state.prePatchFails && patch.module == .demo {
+                if patch.module == .demo && state.prePatchFails(for: object) {
                     say("livepatch: pre-patch callback failed for object '\(module.name)'")
                     say("livepatch: patch '\(patch.name)' failed for module '\(module.name)', refusing to load module '\(module.name)'")
                     // klp_cleanup_module_patches_limited(): the patches

@@ -33,6 +33,9 @@ public enum ExploreAction: Hashable, Codable, Sendable {
     case releasePatchedWork
     /// `insmod livepatch-callbacks-demo.ko [pre_patch_ret=-19]`
     case loadDemo(prePatchFails: Bool)
+    /// `insmod livepatch-callbacks-demo.ko pre_patch_ret=-19
+    /// pre_patch_fail_object=MODULE`: only that object's pre-patch fails.
+    case loadDemoFailingOnly(TestModule)
     /// `insmod livepatch-callbacks-demo2.ko [replace=1]`
     case loadDemo2(replace: Bool)
     /// `rmmod NAME`
@@ -75,6 +78,8 @@ public enum ExploreAction: Hashable, Codable, Sendable {
             "echo N > /sys/module/\(TestModule.busyTarget.name)/parameters/block_patched"
         case .loadDemo(let fails):
             "insmod \(TestModule.demo.file)" + (fails ? " pre_patch_ret=\(Self.prePatchError)" : "") + (stalls ? " &" : "")
+        case .loadDemoFailingOnly(let object):
+            "insmod \(TestModule.demo.file) pre_patch_ret=\(Self.prePatchError) pre_patch_fail_object=\(object.name)" + (stalls ? " &" : "")
         case .loadDemo2(let replace):
             "insmod \(TestModule.demo2.file)" + (replace ? " replace=1" : "") + (stalls ? " &" : "")
         case .unload(let module):
@@ -95,7 +100,7 @@ public enum ExploreAction: Hashable, Codable, Sendable {
         switch self {
         case .loadTarget: .target
         case .loadBusyTarget, .loadBusyTargetHoldingPatch: .busyTarget
-        case .loadDemo: .demo
+        case .loadDemo, .loadDemoFailingOnly: .demo
         case .loadDemo2: .demo2
         default: nil
         }
@@ -113,6 +118,11 @@ public enum ExploreAction: Hashable, Codable, Sendable {
             case (TestModule.busyTarget.file, ["block_patched=Y"]): self = .loadBusyTargetHoldingPatch
             case (TestModule.demo.file, []): self = .loadDemo(prePatchFails: false)
             case (TestModule.demo.file, ["pre_patch_ret=\(Self.prePatchError)"]): self = .loadDemo(prePatchFails: true)
+            case (TestModule.demo.file, _) where parameters.count == 2 && parameters[0] == "pre_patch_ret=\(Self.prePatchError)"
+                && parameters[1].hasPrefix("pre_patch_fail_object="):
+                guard let object = TestModule(rawValue: String(parameters[1].dropFirst("pre_patch_fail_object=".count))),
+                      !object.isLivepatch else { return nil }
+                self = .loadDemoFailingOnly(object)
             case (TestModule.demo2.file, []): self = .loadDemo2(replace: false)
             case (TestModule.demo2.file, ["replace=1"]): self = .loadDemo2(replace: true)
             default: return nil

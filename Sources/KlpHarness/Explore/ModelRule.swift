@@ -27,6 +27,11 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
     /// to load a livepatch, if the livepatch is loaded after targeted
     /// code"; no unpatch callback runs for the object that failed. Test 6.
     case prePatchFailureRefusesLivepatch = "pre-patch-failure-refuses-livepatch"
+    /// A pre-patch failure after objects whose pre-patch succeeded:
+    /// klp_cancel_transition() (transition.c) completes an unpatching
+    /// transition, whose post-unpatch callbacks run for those objects only
+    /// (obj->callbacks.post_unpatch_enabled, set in klp_pre_patch_callback()).
+    case prePatchFailureUnpatchesEarlierObjects = "pre-patch-failure-unpatches-earlier-objects"
     /// callbacks.rst: "Refuse to load a module, if the livepatch was
     /// already successfully loaded." Test 7.
     case prePatchFailureRefusesModule = "pre-patch-failure-refuses-module"
@@ -95,6 +100,7 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
         case .comingModulePatched: "a module loading under an enabled patch: pre- and post-patch (COMING)"
         case .goingModuleUnpatched: "a module unloading under an enabled patch: pre- and post-unpatch (GOING)"
         case .prePatchFailureRefusesLivepatch: "a failing pre-patch refuses the livepatch, cancels the transition"
+        case .prePatchFailureUnpatchesEarlierObjects: "a pre-patch failing for one object: post-unpatch for the objects before it"
         case .prePatchFailureRefusesModule: "a failing pre-patch refuses the loading module"
         case .stalledTransition: "a busy task in a patched function stalls the transition"
         case .comingModuleDuringTransition: "a module loading mid-transition: pre-patch only"

@@ -35,6 +35,7 @@ public struct SequenceGenerator: Sendable {
     static let alphabet: [ExploreAction] = [
         .loadTarget, .loadBusyTarget(blocking: true), .loadBusyTarget(blocking: false), .loadBusyTargetHoldingPatch,
         .loadDemo(prePatchFails: false), .loadDemo(prePatchFails: true),
+        .loadDemoFailingOnly(.target), .loadDemoFailingOnly(.busyTarget),
         .loadDemo2(replace: false), .loadDemo2(replace: true),
     ] + TestModule.allCases.map { .unload($0) }
         + [TestModule.demo, .demo2].flatMap { [ExploreAction.disable($0), .enable($0)] }
