@@ -126,6 +126,8 @@ public struct CallbackModel: Sendable {
         public var command: String
         public var lines: [String]
         public var rules: Set<ModelRule>
+        /// The branches of those rules taken (`ModelRule.branchName(_:)`).
+        public var branches: Set<String> = []
         public var phase: Phase
     }
 
@@ -222,14 +224,14 @@ public struct CallbackModel: Sendable {
             run.disable(patch)
         case .enable:
             // enabled_store(): the patch is enabled (or patching): EINVAL.
-            run.refuse(action, errno: "Invalid argument", rule: .noSecondEnable)
+            run.refuse(action, errno: "Invalid argument", rule: .noSecondEnable, branch: state.transition == nil ? "enabled" : "in transition")
         case .setPrePatchRet(let fails):
             run.state.prePatchFails = fails
         case .waitForTransition:
             break // never allowed: see allows(_:in:)
         }
         state = run.state
-        return Step(command: action.command(stalls: stalls), lines: run.lines, rules: run.rules, phase: phase)
+        return Step(command: action.command(stalls: stalls), lines: run.lines, rules: run.rules, branches: run.branches, phase: phase)
     }
 
     /// The actions that bring `state` back to a clean kernel: reverse a
@@ -258,16 +260,23 @@ public struct CallbackModel: Sendable {
         var state: State
         var lines: [String] = []
         var rules: Set<ModelRule> = []
+        var branches: Set<String> = []
 
         mutating func say(_ line: String) { lines.append(line) }
 
+        /// Records `rule`, and its `branch` (one of `rule.branches`).
+        mutating func took(_ rule: ModelRule, _ branch: String) {
+            rules.insert(rule)
+            branches.insert(rule.branchName(branch))
+        }
+
         /// The runner's line for a refused action: the engine's own format,
         /// for the action the scenario line parses to.
-        mutating func refuse(_ action: ExploreAction, errno: String, rule: ModelRule) {
+        mutating func refuse(_ action: ExploreAction, errno: String, rule: ModelRule, branch: String) {
             if let parsed = try? ScenarioParser.parseAction(action.command(), path: "model", line: 0) {
                 say(parsed.errorLine(errno, sysfs: Sysfs()))
             }
-            rules.insert(rule)
+            took(rule, branch)
         }
 
         /// What the demo's callbacks print (lib: callback_info()); the
@@ -300,7 +309,7 @@ public struct CallbackModel: Sendable {
             if state.transition != nil {
                 // __klp_enable_patch(): "if (klp_transition_patch) return
                 // -EBUSY", before anything is printed.
-                refuse(action, errno: "Device or resource busy", rule: .oneTransitionAtATime)
+                refuse(action, errno: "Device or resource busy", rule: .oneTransitionAtATime, branch: "insmod")
                 return false
             }
             var patch = Patch.new(module, replace: replace)
@@ -313,7 +322,7 @@ public struct CallbackModel: Sendable {
                     }
                 }
             }
-            if !state.patches.isEmpty { rules.insert(.independentPatches) }
+            if !state.patches.isEmpty { took(.independentPatches, "enable") }
             say("livepatch: enabling patch '\(patch.name)'")
             say("livepatch: '\(patch.name)': initializing patching transition")
             if module == .demo {
@@ -323,7 +332,7 @@ public struct CallbackModel: Sendable {
             for index in patch.objects.indices {
                 let object = patch.objects[index]
                 guard state.isLoaded(object) else {
-                    rules.insert(.absentTargetHasNoCallbacks)
+                    took(.absentTargetHasNoCallbacks, "enable")
                     continue
                 }
                 if object.nop {
@@ -332,7 +341,7 @@ public struct CallbackModel: Sendable {
                     continue
                 }
                 callback("pre_patch_callback", patch, object, Self.live)
-                rules.insert(.prePatchForLoadedObjects)
+                took(.prePatchForLoadedObjects, object.module == nil ? "vmlinux" : "module")
                 if module == .demo && state.prePatchFails(for: object) {
                     // No post-unpatch for the object that failed; the
                     // transition is cancelled (klp_cancel_transition()
@@ -345,10 +354,11 @@ public struct CallbackModel: Sendable {
                     say("livepatch: '\(patch.name)': completing unpatching transition")
                     for earlier in patch.objects[..<index] where earlier.postUnpatchEnabled && state.isLoaded(earlier) {
                         callback("post_unpatch_callback", patch, earlier, Self.live)
-                        rules.insert(.prePatchFailureUnpatchesEarlierObjects)
+                        took(.prePatchFailureUnpatchesEarlierObjects, earlier.module == nil ? "vmlinux" : "module")
                     }
                     say("livepatch: '\(patch.name)': unpatching complete")
-                    refuse(action, errno: "No such device", rule: .prePatchFailureRefusesLivepatch)
+                    refuse(action, errno: "No such device", rule: .prePatchFailureRefusesLivepatch,
+                           branch: object.module == nil ? "vmlinux" : "module")
                     state.prePatchFails = false
                     state.prePatchFailObject = nil
                     return false
@@ -400,7 +410,7 @@ public struct CallbackModel: Sendable {
                 guard state.isLoaded(object) else { continue }
                 if direction == .patching {
                     callback("post_patch_callback", patch, object, Self.live)
-                    rules.insert(.postPatchAfterTransition)
+                    took(.postPatchAfterTransition, object.module == nil ? "vmlinux" : "module")
                 } else {
                     if object.postUnpatchEnabled {
                         callback("post_unpatch_callback", patch, object, Self.live)
@@ -431,17 +441,17 @@ public struct CallbackModel: Sendable {
                 return
             }
             if state.transition != nil {
-                refuse(.disable(module), errno: "Device or resource busy", rule: .oneTransitionAtATime)
+                refuse(.disable(module), errno: "Device or resource busy", rule: .oneTransitionAtATime, branch: "disable")
                 return
             }
             guard let at = index(of: module) else { return }
-            if state.patches.count > 1 { rules.insert(.independentPatches) }
+            if state.patches.count > 1 { took(.independentPatches, "disable") }
             say("livepatch: '\(name)': initializing unpatching transition")
             for object in state.patches[at].objects where !object.nop {
                 if object.patched && state.isLoaded(object) {
                     callback("pre_unpatch_callback", state.patches[at], object, Self.live)
                 } else if !state.isLoaded(object) {
-                    rules.insert(.absentTargetHasNoCallbacks)
+                    took(.absentTargetHasNoCallbacks, "disable")
                 }
             }
             say("livepatch: '\(name)': starting unpatching transition")
@@ -453,7 +463,8 @@ public struct CallbackModel: Sendable {
         /// rmmod of a livepatch: refused while its patch holds the module.
         mutating func unloadLivepatch(_ module: TestModule) {
             if state.patch(module) != nil {
-                refuse(.unload(module), errno: "Resource temporarily unavailable", rule: .enabledPatchHoldsModule)
+                refuse(.unload(module), errno: "Resource temporarily unavailable", rule: .enabledPatchHoldsModule,
+                       branch: state.transition?.patch == module ? "in transition" : "enabled")
                 return
             }
             state.loaded.remove(module)
@@ -479,7 +490,7 @@ public struct CallbackModel: Sendable {
                     // klp_post_patch_callback() do nothing for an object
                     // without callbacks.
                     state.patches[at].objects[objectIndex].patched = true
-                    rules.insert(.nopObjectsDuringReplace)
+                    took(.nopObjectsDuringReplace, "applying")
                     continue
                 }
                 callback("pre_patch_callback", patch, object, Self.coming)
@@ -495,7 +506,7 @@ public struct CallbackModel: Sendable {
                     for earlier in 0..<at {
                         unpatchGoing(module, patchIndex: earlier, moduleState: Self.coming)
                     }
-                    refuse(action, errno: "No such device", rule: .prePatchFailureRefusesModule)
+                    refuse(action, errno: "No such device", rule: .prePatchFailureRefusesModule, branch: module.name)
                     return
                 }
                 state.patches[at].objects[objectIndex].postUnpatchEnabled = true
@@ -504,7 +515,11 @@ public struct CallbackModel: Sendable {
                 if !inTransition || model.mutation == .postPatchForComingModuleDuringTransition {
                     callback("post_patch_callback", patch, object, Self.coming)
                 }
-                rules.insert(inTransition ? .comingModuleDuringTransition : .comingModulePatched)
+                if inTransition {
+                    rules.insert(.comingModuleDuringTransition)
+                } else {
+                    took(.comingModulePatched, module.name)
+                }
                 if !inTransition && replaceInTransition { rules.insert(.replacedPatchDuringReplace) }
             }
             state.loaded.insert(module)
@@ -516,7 +531,7 @@ public struct CallbackModel: Sendable {
                 if let patch = state.patches.first(where: { $0.replacesBusyWork }) {
                     // The work item calls the replacement at once.
                     say("\(patch.name): patched_work_func")
-                    rules.insert(.targetPatchedOnLoad)
+                    took(.targetPatchedOnLoad, holdingPatch ? "held" : "returns")
                     state.busyWorkBlocking = false
                     state.patchedWorkBlocking = holdingPatch
                 } else {
@@ -563,7 +578,13 @@ public struct CallbackModel: Sendable {
             }
             state.patches[at].objects[objectIndex].patched = false
             state.patches[at].objects[objectIndex].postUnpatchEnabled = false
-            rules.insert(object.nop ? .nopObjectsDuringReplace : inTransition ? .goingModuleDuringTransition : .goingModuleUnpatched)
+            if object.nop {
+                took(.nopObjectsDuringReplace, "reverting")
+            } else if inTransition {
+                rules.insert(.goingModuleDuringTransition)
+            } else {
+                took(.goingModuleUnpatched, module.name)
+            }
         }
     }
 }

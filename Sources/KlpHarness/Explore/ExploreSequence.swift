@@ -44,18 +44,18 @@ public struct ExploreSequence: Codable, Equatable, Sendable {
         try ScenarioParser.parse(scenarioText(model: model, header: header), path: "explore/\(name).scenario")
     }
 
-    /// The rules the model applies along the whole sequence, and the
-    /// phase × action-kind pairs it reaches.
-    public func coverage(model: CallbackModel) -> (rules: Set<ModelRule>, pairs: Set<String>) {
+    /// The rules the model applies along the whole sequence, their
+    /// branches, and the phase × action-kind pairs it reaches.
+    public func coverage(model: CallbackModel) -> ExploreCoverage.Reached {
         var state = CallbackModel.State()
-        var rules: Set<ModelRule> = []
-        var pairs: Set<String> = []
+        var reached = ExploreCoverage.Reached()
         for action in actions {
             guard let step = model.apply(action, to: &state) else { break }
-            rules.formUnion(step.rules)
-            pairs.insert(ExploreCoverage.pair(step.phase, action))
+            reached.rules.formUnion(step.rules)
+            reached.branches.formUnion(step.branches)
+            reached.pairs.insert(ExploreCoverage.pair(step.phase, action))
         }
-        return (rules, pairs)
+        return reached
     }
 }
 
@@ -117,6 +117,13 @@ public struct SequenceShrinker: Sendable {
 /// What a run of the explorer reached: the model's rules, and which
 /// phase × action pairs its sequences took.
 public enum ExploreCoverage {
+    /// What one sequence reached.
+    public struct Reached: Equatable, Sendable {
+        public var rules: Set<ModelRule> = []
+        public var branches: Set<String> = []
+        public var pairs: Set<String> = []
+    }
+
     public static func pair(_ phase: CallbackModel.Phase, _ action: ExploreAction) -> String {
         "\(phase.rawValue) × \(kind(of: action))"
     }

@@ -90,6 +90,33 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
     /// (livepatch.rst: modules are patched as they load).
     case targetPatchedOnLoad = "target-patched-on-load"
 
+    /// The ways a rule is applied that the explorer must each reach: the
+    /// kind of object, the module, or the path that leads to it. Empty
+    /// when the rule has one way only. Every branch listed here is
+    /// reachable by the four modules (`SequenceGeneratorTests` checks that
+    /// seed 1 reaches each in 200 sequences).
+    public var branches: [String] {
+        switch self {
+        case .prePatchForLoadedObjects, .postPatchAfterTransition, .prePatchFailureRefusesLivepatch,
+             .prePatchFailureUnpatchesEarlierObjects:
+            ["vmlinux", "module"]
+        case .comingModulePatched, .goingModuleUnpatched, .prePatchFailureRefusesModule:
+            [TestModule.target.name, TestModule.busyTarget.name]
+        case .absentTargetHasNoCallbacks, .independentPatches: ["enable", "disable"]
+        case .oneTransitionAtATime: ["insmod", "disable"]
+        case .noSecondEnable, .enabledPatchHoldsModule: ["enabled", "in transition"]
+        case .nopObjectsDuringReplace: ["applying", "reverting"]
+        case .targetPatchedOnLoad: ["returns", "held"]
+        default: []
+        }
+    }
+
+    /// How a branch is named in explore.json and coverage.txt.
+    public func branchName(_ branch: String) -> String { "\(rawValue)/\(branch)" }
+
+    /// Every branch of every rule, by name.
+    public static var allBranches: [String] { allCases.flatMap { rule in rule.branches.map(rule.branchName) } }
+
     /// One line for the coverage report.
     public var summary: String {
         switch self {
