@@ -45,6 +45,23 @@ struct CallbackModelMutationTests {
     }
 }
 
+@Suite("The nop-object mutation")
+struct CallbackModelNopMutationTests {
+    /// The wrong rule changes only a transcript with a target coming or
+    /// going mid-replace: the shipped scenarios stay as they are.
+    @Test func changesOnlyTheStalledReplace() throws {
+        let mutant = CallbackModel(mutation: .nopObjectsPrintNothing)
+        for url in try Repository.callbackScenarioFiles() {
+            let scenario = try Repository.scenario(url.lastPathComponent)
+            #expect(mutant.transcript(of: scenario.steps.compactMap { ExploreAction($0.action) }) == scenario.transcript)
+        }
+        let actions: [ExploreAction] = [.loadDemo(prePatchFails: false), .loadBusyTargetHoldingPatch, .loadDemo2(replace: true), .loadTarget]
+        let predicted = try #require(mutant.transcript(of: actions))
+        #expect(predicted != CallbackModel().transcript(of: actions))
+        #expect(!predicted.contains("livepatch: applying patch 'livepatch_callbacks_demo2' to loading module 'livepatch_callbacks_mod'"))
+    }
+}
+
 @Suite("Stalls end without a race")
 struct CallbackModelStallTests {
     /// A stall on busymod's work, as scenario 09 makes it.

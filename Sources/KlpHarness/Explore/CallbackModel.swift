@@ -19,6 +19,10 @@ public struct CallbackModel: Sendable {
         /// Forgets that a module coming during a transition gets no
         /// post-patch callback until the transition completes.
         case postPatchForComingModuleDuringTransition = "post-patch-for-coming-module-during-transition"
+        /// Forgets that a replace in transition has nop objects, so a
+        /// target coming or going then gets no "applying"/"reverting" line
+        /// for the replace (a branch only the stalled replace reaches).
+        case nopObjectsPrintNothing = "nop-objects-print-nothing"
     }
 
     public var mutation: Mutation?
@@ -484,7 +488,9 @@ public struct CallbackModel: Sendable {
                 guard let objectIndex = state.patches[at].objects.firstIndex(where: { $0.module == module }) else { continue }
                 let patch = state.patches[at]
                 let object = patch.objects[objectIndex]
-                say("livepatch: applying patch '\(patch.name)' to loading module '\(module.name)'")
+                if !(object.nop && model.mutation == .nopObjectsPrintNothing) {
+                    say("livepatch: applying patch '\(patch.name)' to loading module '\(module.name)'")
+                }
                 if object.nop {
                     // klp_module_coming(): klp_pre_patch_callback() and
                     // klp_post_patch_callback() do nothing for an object
@@ -572,7 +578,9 @@ public struct CallbackModel: Sendable {
             if !inTransition && !object.nop {
                 callback("pre_unpatch_callback", patch, object, moduleState)
             }
-            say("livepatch: reverting patch '\(patch.name)' on unloading module '\(module.name)'")
+            if !(object.nop && model.mutation == .nopObjectsPrintNothing) {
+                say("livepatch: reverting patch '\(patch.name)' on unloading module '\(module.name)'")
+            }
             if object.postUnpatchEnabled {
                 callback("post_unpatch_callback", patch, object, moduleState)
             }
