@@ -48,7 +48,8 @@ static struct busymod_work busy = {
 /*
  * Writing N waits for the work to return, so that the next action of a
  * test (say, disabling the patch) does not find the task still inside
- * the patched function.
+ * the patched function. With block_transition also set, clear that one
+ * first: the work cannot return before.
  */
 static int block_patched_set(const char *val, const struct kernel_param *kp)
 {
