@@ -6,6 +6,12 @@
  * block_transition=Y keeps busymod_work_func() looping until the flag is
  * cleared (through sysfs or on module unload), which makes the stalled
  * transition scenario deterministic instead of depending on a sleep time.
+ *
+ * block_patched=Y does the same for a livepatch's replacement of the work
+ * function (livepatch_callbacks_demo's patched_work_func()), which runs
+ * when this module loads under that patch: a task then sits in the new
+ * function, so replacing that patch (atomic replace) stalls too.
+ * Clearing it through sysfs returns once the work function has returned.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -15,6 +21,8 @@
 #include <linux/workqueue.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
+
+#include "livepatch-callbacks-busymod.h"
 
 static bool block_transition;
 module_param(block_transition, bool, 0644);
@@ -32,8 +40,34 @@ static void log_func(const char *func, const char *event)
 }
 
 static void busymod_work_handler(struct work_struct *work);
-static DECLARE_WORK(work, busymod_work_handler);
-static DECLARE_COMPLETION(busymod_work_started);
+static struct busymod_work busy = {
+	.work = __WORK_INITIALIZER(busy.work, busymod_work_handler),
+	.started = COMPLETION_INITIALIZER(busy.started),
+};
+
+/*
+ * Writing N waits for the work to return, so that the next action of a
+ * test (say, disabling the patch) does not find the task still inside
+ * the patched function. With block_transition also set, clear that one
+ * first: the work cannot return before.
+ */
+static int block_patched_set(const char *val, const struct kernel_param *kp)
+{
+	int ret = param_set_bool(val, kp);
+
+	if (!ret && !READ_ONCE(busy.block_patched))
+		flush_work(&busy.work);
+	return ret;
+}
+
+static const struct kernel_param_ops block_patched_ops = {
+	.set = block_patched_set,
+	.get = param_get_bool,
+};
+
+module_param_cb(block_patched, &block_patched_ops, &busy.block_patched, 0644);
+MODULE_PARM_DESC(block_patched,
+		 "keep a livepatch's replacement of busymod_work_func() running until cleared (default=N)");
 
 /*
  * livepatch_callbacks_demo replaces this function by name, so it must
@@ -43,7 +77,13 @@ static DECLARE_COMPLETION(busymod_work_started);
 static noinline void busymod_work_func(struct work_struct *work)
 {
 	log_func(__func__, " enter");
-	complete(&busymod_work_started);
+
+	/*
+	 * Blocking: init may return now, with this task inside. Otherwise
+	 * the handler completes once both lines are out.
+	 */
+	if (READ_ONCE(block_transition))
+		complete(&busy.started);
 
 	/*
 	 * Sleep, not spin: the task must sit inside this function (so the
@@ -58,9 +98,9 @@ static noinline void busymod_work_func(struct work_struct *work)
 /*
  * When this module loads while livepatch_callbacks_demo is already enabled,
  * the kernel patches it as it comes, so the call below runs the demo's
- * replacement, which knows nothing of busymod_work_started. Completing
- * here as well lets init return in that case too, instead of waiting
- * forever; a second complete() is harmless.
+ * replacement. The demo's replacement completes busy.started itself (it
+ * may block); completing here as well lets init return after any other
+ * replacement too; a second complete() is harmless.
  */
 static void (*work_func)(struct work_struct *work) = busymod_work_func;
 
@@ -72,23 +112,20 @@ static void busymod_work_handler(struct work_struct *work)
 	 * (which looks the function up by name) would not replace.
 	 */
 	READ_ONCE(work_func)(work);
-	complete(&busymod_work_started);
+	complete(&busy.started);
 }
 
 static int __init livepatch_callbacks_busymod_init(void)
 {
 	log_func(__func__, "");
-	schedule_work(&work);
+	schedule_work(&busy.work);
 
 	/*
-	 * Do not return before the work function has printed its entry
-	 * line, so that the log order does not depend on scheduling.
+	 * Do not return before the work function has printed what it prints
+	 * before it blocks (or returns), so that the log order does not
+	 * depend on scheduling.
 	 */
-	wait_for_completion(&busymod_work_started);
-
-	/* Not blocking: let the work finish too, again for a fixed order. */
-	if (!block_transition)
-		flush_work(&work);
+	wait_for_completion(&busy.started);
 
 	return 0;
 }
@@ -96,7 +133,8 @@ static int __init livepatch_callbacks_busymod_init(void)
 static void __exit livepatch_callbacks_busymod_exit(void)
 {
 	WRITE_ONCE(block_transition, false);
-	flush_work(&work);
+	WRITE_ONCE(busy.block_patched, false);
+	flush_work(&busy.work);
 	log_func(__func__, "");
 }
 

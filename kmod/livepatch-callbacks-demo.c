@@ -13,11 +13,25 @@
 #include <linux/kernel.h>
 #include <linux/livepatch.h>
 #include <linux/workqueue.h>
+#include <linux/delay.h>
+#include <linux/string.h>
+
+#include "livepatch-callbacks-busymod.h"
 
 /* Returned by every pre-patch callback; -19 (-ENODEV) makes it fail. */
 static int pre_patch_ret;
 module_param(pre_patch_ret, int, 0644);
 MODULE_PARM_DESC(pre_patch_ret, "pre_patch_callback return value (default=0)");
+
+/*
+ * When set, only the object of this name ("vmlinux" or a module name)
+ * returns pre_patch_ret, so that a failure can come after objects whose
+ * pre-patch callback succeeded (they get their post-unpatch callback).
+ */
+static char *pre_patch_fail_object;
+module_param(pre_patch_fail_object, charp, 0644);
+MODULE_PARM_DESC(pre_patch_fail_object,
+		 "only this object's pre_patch_callback returns pre_patch_ret (default: every object)");
 
 static const char *const module_state[] = {
 	[MODULE_STATE_LIVE]	= "[MODULE_STATE_LIVE] Normal state",
@@ -42,7 +56,12 @@ static void callback_info(const char *callback, struct klp_object *obj)
 /* Before an object is patched; non-zero refuses the patch (or module). */
 static int pre_patch_callback(struct klp_object *obj)
 {
+	const char *name = obj->name ? obj->name : "vmlinux";
+
 	callback_info(__func__, obj);
+	if (pre_patch_fail_object && *pre_patch_fail_object &&
+	    strcmp(pre_patch_fail_object, name))
+		return 0;
 	return pre_patch_ret;
 }
 
@@ -84,10 +103,20 @@ static void log_func(const char *func)
 	pr_info("%s\n", func);
 }
 
-/* Runs instead of busymod_work_func() once a task has been switched. */
+/*
+ * Runs instead of busymod_work_func() once a task has been switched.
+ * With busymod's block_patched=Y it stays, silently, until that flag is
+ * cleared, so that a transition away from this patch (an atomic replace)
+ * finds the task in this function and stalls.
+ */
 static void patched_work_func(struct work_struct *work)
 {
+	struct busymod_work *busy = container_of(work, struct busymod_work, work);
+
 	log_func(__func__);
+	complete(&busy->started);
+	while (READ_ONCE(busy->block_patched))
+		msleep(20);
 }
 
 static struct klp_func no_funcs[] = {

@@ -26,6 +26,16 @@ final class ExploreMutationTests: XCTestCase {
         XCTAssertTrue(found.diff.contains("-livepatch_callbacks_demo: post_patch_callback: livepatch_callbacks_mod -> [MODULE_STATE_COMING]"), found.diff)
     }
 
+    /// A wrong rule in a branch only the stalled replace reaches (busymod
+    /// held in the demo's replacement, then an atomic replace).
+    func testWrongNopObjectRuleIsCaught() throws {
+        let scratch = try ScratchDirectory()
+        let found = try explore(["--model-mutation", CallbackModel.Mutation.nopObjectsPrintNothing.rawValue], results: scratch.path)
+        // The kernel prints the line the wrong rule forgets.
+        XCTAssertTrue(found.diff.contains("+livepatch: applying patch 'livepatch_callbacks_demo2' to loading module")
+            || found.diff.contains("+livepatch: reverting patch 'livepatch_callbacks_demo2' on unloading module"), found.diff)
+    }
+
     func testBrokenModuleIsCaught() throws {
         let scratch = try ScratchDirectory()
         // kmod/ as it is, built with the switch that makes the demo skip

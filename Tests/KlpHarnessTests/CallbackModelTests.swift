@@ -44,3 +44,255 @@ struct CallbackModelMutationTests {
         #expect(predicted?.contains("livepatch_callbacks_demo: post_patch_callback: livepatch_callbacks_mod -> [MODULE_STATE_COMING] Full formed, running module_init") == true)
     }
 }
+
+@Suite("The nop-object mutation")
+struct CallbackModelNopMutationTests {
+    /// The wrong rule changes only a transcript with a target coming or
+    /// going mid-replace: the shipped scenarios stay as they are.
+    @Test func changesOnlyTheStalledReplace() throws {
+        let mutant = CallbackModel(mutation: .nopObjectsPrintNothing)
+        for url in try Repository.callbackScenarioFiles() {
+            let scenario = try Repository.scenario(url.lastPathComponent)
+            #expect(mutant.transcript(of: scenario.steps.compactMap { ExploreAction($0.action) }) == scenario.transcript)
+        }
+        let actions: [ExploreAction] = [.loadDemo(prePatchFails: false), .loadBusyTargetHoldingPatch, .loadDemo2(replace: true), .loadTarget]
+        let predicted = try #require(mutant.transcript(of: actions))
+        #expect(predicted != CallbackModel().transcript(of: actions))
+        #expect(!predicted.contains("livepatch: applying patch 'livepatch_callbacks_demo2' to loading module 'livepatch_callbacks_mod'"))
+    }
+}
+
+@Suite("Stalls end without a race")
+struct CallbackModelStallTests {
+    /// A stall on busymod's work, as scenario 09 makes it.
+    static let stalled: [ExploreAction] = [.loadBusyTarget(blocking: true), .loadDemo(prePatchFails: false)]
+
+    /// rmmod of the busy module during the stall raced the kernel's 1 s
+    /// retry (its exit lets the work return before klp_module_going()
+    /// takes klp_mutex); waiting for a released transition raced the
+    /// runner's next marker. Neither is allowed any more.
+    @Test func racyStepsAreNotAllowed() throws {
+        let model = CallbackModel()
+        var state = CallbackModel.State()
+        for action in Self.stalled { _ = try #require(model.apply(action, to: &state)) }
+        #expect(state.phase == .stalled)
+        #expect(!model.allows(.unload(.busyTarget), in: state))
+        #expect(!model.allows(.waitForTransition(.demo), in: state))
+        // The deterministic ends stay: reversal, and rmmod of the busy
+        // module once the patch is gone.
+        #expect(model.allows(.disable(.demo), in: state))
+        #expect(model.transcript(of: Self.stalled + [.disable(.demo), .unload(.demo), .unload(.busyTarget)]) != nil)
+    }
+
+    /// No generated sequence, of several seeds, takes a racy step.
+    @Test(arguments: [1, 2, 3, 42] as [UInt64])
+    func generatorNeverTakesTheRacyStep(seed: UInt64) throws {
+        let model = CallbackModel()
+        var generator = SequenceGenerator(seed: seed, model: model)
+        var stalls = 0
+        for number in 1...200 {
+            let sequence = try #require(ExploreSequence(number: number, body: generator.next(), model: model))
+            var state = CallbackModel.State()
+            for action in sequence.actions {
+                if state.transition != nil {
+                    stalls += 1
+                    #expect(action != .unload(.busyTarget), "sequence \(number)")
+                }
+                if case .waitForTransition = action { Issue.record("sequence \(number) waits for a transition") }
+                _ = model.apply(action, to: &state)
+            }
+        }
+        #expect(stalls > 0, "the seed reaches stalls at all")
+    }
+}
+
+@Suite("Atomic replace that stalls")
+struct CallbackModelReplaceStallTests {
+    static let coming = "[MODULE_STATE_COMING] Full formed, running module_init"
+    static let going = "[MODULE_STATE_GOING] Going away"
+    static let live = "[MODULE_STATE_LIVE] Normal state"
+
+    /// Written from kernel/livepatch/core.c and transition.c, not from the
+    /// model: klp_add_nops() gives demo2 nop objects for the demo's module
+    /// objects; klp_check_stack_func() finds the work in the demo's
+    /// replacement, so the replace stalls; klp_module_coming() applies the
+    /// demo (not the transition patch: pre- and post-patch) and then
+    /// demo2's nop object (no callbacks); klp_module_going() reverts both;
+    /// klp_reverse_transition() ends the stall and the demo stays.
+    @Test func predictsTheStalledReplace() {
+        let actions: [ExploreAction] = [
+            .loadDemo(prePatchFails: false), .loadBusyTargetHoldingPatch, .loadDemo2(replace: true),
+            .loadTarget, .unload(.target), .disable(.demo2), .releasePatchedWork, .disable(.demo),
+            .unload(.demo2), .unload(.demo), .unload(.busyTarget),
+        ]
+        let expected = [
+            "% insmod livepatch-callbacks-demo.ko",
+            "livepatch: enabling patch 'livepatch_callbacks_demo'",
+            "livepatch: 'livepatch_callbacks_demo': initializing patching transition",
+            "livepatch_callbacks_demo: pre_patch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo': starting patching transition",
+            "livepatch: 'livepatch_callbacks_demo': completing patching transition",
+            "livepatch_callbacks_demo: post_patch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo': patching complete",
+            "% insmod livepatch-callbacks-busymod.ko block_patched=Y",
+            "livepatch: applying patch 'livepatch_callbacks_demo' to loading module 'livepatch_callbacks_busymod'",
+            "livepatch_callbacks_demo: pre_patch_callback: livepatch_callbacks_busymod -> \(Self.coming)",
+            "livepatch_callbacks_demo: post_patch_callback: livepatch_callbacks_busymod -> \(Self.coming)",
+            "livepatch_callbacks_busymod: livepatch_callbacks_busymod_init",
+            "livepatch_callbacks_demo: patched_work_func",
+            "% insmod livepatch-callbacks-demo2.ko replace=1 &",
+            "livepatch: enabling patch 'livepatch_callbacks_demo2'",
+            "livepatch: 'livepatch_callbacks_demo2': initializing patching transition",
+            "livepatch_callbacks_demo2: pre_patch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo2': starting patching transition",
+            "% insmod livepatch-callbacks-mod.ko",
+            "livepatch: applying patch 'livepatch_callbacks_demo' to loading module 'livepatch_callbacks_mod'",
+            "livepatch_callbacks_demo: pre_patch_callback: livepatch_callbacks_mod -> \(Self.coming)",
+            "livepatch_callbacks_demo: post_patch_callback: livepatch_callbacks_mod -> \(Self.coming)",
+            "livepatch: applying patch 'livepatch_callbacks_demo2' to loading module 'livepatch_callbacks_mod'",
+            "livepatch_callbacks_mod: livepatch_callbacks_mod_init",
+            "% rmmod livepatch_callbacks_mod",
+            "livepatch_callbacks_mod: livepatch_callbacks_mod_exit",
+            "livepatch_callbacks_demo: pre_unpatch_callback: livepatch_callbacks_mod -> \(Self.going)",
+            "livepatch: reverting patch 'livepatch_callbacks_demo' on unloading module 'livepatch_callbacks_mod'",
+            "livepatch_callbacks_demo: post_unpatch_callback: livepatch_callbacks_mod -> \(Self.going)",
+            "livepatch: reverting patch 'livepatch_callbacks_demo2' on unloading module 'livepatch_callbacks_mod'",
+            "% echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo2/enabled",
+            "livepatch: 'livepatch_callbacks_demo2': reversing transition from patching to unpatching",
+            "livepatch: 'livepatch_callbacks_demo2': starting unpatching transition",
+            "livepatch: 'livepatch_callbacks_demo2': completing unpatching transition",
+            "livepatch_callbacks_demo2: post_unpatch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo2': unpatching complete",
+            "% echo N > /sys/module/livepatch_callbacks_busymod/parameters/block_patched",
+            "% echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled",
+            "livepatch: 'livepatch_callbacks_demo': initializing unpatching transition",
+            "livepatch_callbacks_demo: pre_unpatch_callback: vmlinux",
+            "livepatch_callbacks_demo: pre_unpatch_callback: livepatch_callbacks_busymod -> \(Self.live)",
+            "livepatch: 'livepatch_callbacks_demo': starting unpatching transition",
+            "livepatch: 'livepatch_callbacks_demo': completing unpatching transition",
+            "livepatch_callbacks_demo: post_unpatch_callback: vmlinux",
+            "livepatch_callbacks_demo: post_unpatch_callback: livepatch_callbacks_busymod -> \(Self.live)",
+            "livepatch: 'livepatch_callbacks_demo': unpatching complete",
+            "% rmmod livepatch_callbacks_demo2",
+            "% rmmod livepatch_callbacks_demo",
+            "% rmmod livepatch_callbacks_busymod",
+            "livepatch_callbacks_busymod: livepatch_callbacks_busymod_exit",
+        ]
+        let predicted = CallbackModel().transcript(of: actions)
+        #expect(predicted == expected)
+        if let predicted, predicted != expected {
+            print(UnifiedDiff(expected: expected, actual: predicted).render().joined(separator: "\n"))
+        }
+    }
+
+    /// The step applies each new rule, and the disable that would stall an
+    /// unpatching transition (the runner's disable waits for the patch to
+    /// go) is kept out until the work is released.
+    @Test func appliesTheNewRules() throws {
+        let model = CallbackModel()
+        var state = CallbackModel.State()
+        var rules: Set<ModelRule> = []
+        for action: ExploreAction in [.loadDemo(prePatchFails: false), .loadBusyTargetHoldingPatch] {
+            rules.formUnion(try #require(model.apply(action, to: &state)).rules)
+        }
+        #expect(!model.allows(.disable(.demo), in: state))
+        #expect(model.teardown(from: state).first == .releasePatchedWork)
+        for action: ExploreAction in [.loadDemo2(replace: true), .loadTarget, .unload(.target), .disable(.demo2)] {
+            rules.formUnion(try #require(model.apply(action, to: &state)).rules)
+        }
+        #expect(rules.isSuperset(of: [.stalledReplace, .nopObjectsDuringReplace, .replacedPatchDuringReplace, .reversedReplace]))
+        #expect(!rules.contains(.reversedTransition))
+    }
+
+    /// Without the held work the same replace does not stall, and its nop
+    /// objects are gone before anything can load: the shipped atomic
+    /// replace transcript is unchanged.
+    @Test func unheldReplaceDoesNotStall() throws {
+        let model = CallbackModel()
+        var state = CallbackModel.State()
+        for action: ExploreAction in [.loadDemo(prePatchFails: false), .loadBusyTarget(blocking: false), .loadDemo2(replace: true)] {
+            _ = try #require(model.apply(action, to: &state))
+        }
+        #expect(state.transition == nil)
+        #expect(state.patches.map(\.module) == [.demo2])
+        #expect(state.patches[0].objects.allSatisfy { !$0.nop })
+    }
+}
+
+@Suite("A module refused on load")
+struct CallbackModelRefusedModuleTests {
+    /// klp_module_coming() fails and calls
+    /// klp_cleanup_module_patches_limited() itself, before the loader sets
+    /// MODULE_STATE_GOING: the earlier patches' unpatch callbacks see the
+    /// module COMING. No module here has an earlier patch with a module
+    /// object, so the state is built by hand.
+    @Test func earlierPatchesSeeTheModuleComing() throws {
+        var earlier = CallbackModel.Patch.new(.demo2, replace: false)
+        earlier.objects.append(CallbackModel.Object(module: .target))
+        var state = CallbackModel.State()
+        state.loaded = [.demo2, .demo]
+        state.patches = [earlier, .new(.demo, replace: false)]
+        state.prePatchFails = true
+        let step = try #require(CallbackModel().apply(.loadTarget, to: &state))
+        let coming = "[MODULE_STATE_COMING] Full formed, running module_init"
+        #expect(step.lines.contains("livepatch_callbacks_demo2: pre_unpatch_callback: livepatch_callbacks_mod -> \(coming)"))
+        #expect(step.lines.contains("livepatch_callbacks_demo2: post_unpatch_callback: livepatch_callbacks_mod -> \(coming)"))
+        #expect(!step.lines.contains { $0.contains("MODULE_STATE_GOING") })
+        #expect(step.rules.contains(.prePatchFailureRefusesModule))
+    }
+}
+
+@Suite("A pre-patch callback that fails for one object")
+struct CallbackModelPartialFailureTests {
+    /// Written from kernel/livepatch/core.c and transition.c: the demo's
+    /// objects are vmlinux, then the target module. vmlinux's pre-patch
+    /// succeeds (klp_pre_patch_callback() sets post_unpatch_enabled), the
+    /// module's fails; klp_cancel_transition() completes an unpatching
+    /// transition, so only vmlinux gets post-unpatch; init fails: ENODEV.
+    @Test func postUnpatchForTheObjectsBefore() {
+        let expected = [
+            "% insmod livepatch-callbacks-mod.ko",
+            "livepatch_callbacks_mod: livepatch_callbacks_mod_init",
+            "% insmod livepatch-callbacks-demo.ko pre_patch_ret=-19 pre_patch_fail_object=livepatch_callbacks_mod",
+            "livepatch: enabling patch 'livepatch_callbacks_demo'",
+            "livepatch: 'livepatch_callbacks_demo': initializing patching transition",
+            "livepatch_callbacks_demo: pre_patch_callback: vmlinux",
+            "livepatch_callbacks_demo: pre_patch_callback: livepatch_callbacks_mod -> [MODULE_STATE_LIVE] Normal state",
+            "livepatch: pre-patch callback failed for object 'livepatch_callbacks_mod'",
+            "livepatch: failed to enable patch 'livepatch_callbacks_demo'",
+            "livepatch: 'livepatch_callbacks_demo': canceling patching transition, going to unpatch",
+            "livepatch: 'livepatch_callbacks_demo': completing unpatching transition",
+            "livepatch_callbacks_demo: post_unpatch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo': unpatching complete",
+            "insmod: ERROR: could not insert module livepatch-callbacks-demo.ko: No such device",
+            "% rmmod livepatch_callbacks_mod",
+            "livepatch_callbacks_mod: livepatch_callbacks_mod_exit",
+        ]
+        let actions: [ExploreAction] = [.loadTarget, .loadDemoFailingOnly(.target), .unload(.target)]
+        #expect(CallbackModel().transcript(of: actions) == expected)
+        var state = CallbackModel.State()
+        var rules: Set<ModelRule> = []
+        for action in actions { rules.formUnion(CallbackModel().apply(action, to: &state)?.rules ?? []) }
+        #expect(rules.contains(.prePatchFailureUnpatchesEarlierObjects))
+    }
+
+    /// With the failing object absent the patch loads; that module is then
+    /// refused, and the other target loads.
+    @Test func onlyTheNamedModuleIsRefused() throws {
+        let model = CallbackModel()
+        var state = CallbackModel.State()
+        _ = try #require(model.apply(.loadDemoFailingOnly(.busyTarget), to: &state))
+        #expect(state.patch(.demo) != nil)
+        let refused = try #require(model.apply(.loadBusyTarget(blocking: false), to: &state))
+        #expect(refused.rules.contains(.prePatchFailureRefusesModule))
+        let loaded = try #require(model.apply(.loadTarget, to: &state))
+        #expect(loaded.rules.contains(.comingModulePatched))
+        #expect(state.loaded == [.demo, .target])
+    }
+
+    /// The scenario line parses back to the action.
+    @Test func parsesBack() throws {
+        let command = ExploreAction.loadDemoFailingOnly(.target).command()
+        #expect(ExploreAction(try ScenarioParser.parseAction(command, path: "t", line: 1)) == .loadDemoFailingOnly(.target))
+    }
+}

@@ -102,3 +102,24 @@ struct KernelCleanerTests {
         #expect(ScenarioEngine.verdict(.passed, remaining: [], diagnostics: &more) == .passed)
     }
 }
+
+@Suite("Releasing the busy module's blocks")
+struct BusyBlockReleaseTests {
+    /// busymod's block_patched holds the work in the demo's replacement:
+    /// the clean-up must release it too, or disabling the demo stalls.
+    @Test func releasesBlockPatched() throws {
+        let sysfs = Sysfs(root: NSTemporaryDirectory() + "klp-blocks-" + UUID().uuidString)
+        defer { try? FileManager.default.removeItem(atPath: sysfs.root) }
+        let module = TestModule.busyTarget.name
+        let parameters = (sysfs.parameter("x", of: module) as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: parameters, withIntermediateDirectories: true)
+        try "N\n".write(toFile: sysfs.parameter("block_transition", of: module), atomically: false, encoding: .utf8)
+        try "Y\n".write(toFile: sysfs.parameter("block_patched", of: module), atomically: false, encoding: .utf8)
+        let verbs = LivepatchVerbs(sysfs: sysfs)
+        #expect(verbs.isBlocking(module))
+        try verbs.releaseBlock(of: module)
+        #expect(try KernelFile.readValue(sysfs.parameter("block_patched", of: module)) == "N")
+        #expect(try KernelFile.readValue(sysfs.parameter("block_transition", of: module)) == "N")
+        #expect(!verbs.isBlocking(module))
+    }
+}

@@ -103,8 +103,8 @@ struct ModuleCatalogTests {
         let catalog = try ModuleCatalog.load(directory: scratch, kmod: KmodContext())
         #expect(catalog.files == ["x.ko": "livepatch_callbacks_demo", "livepatch-callbacks-busymod.ko": "livepatch_callbacks_busymod"])
         #expect(catalog.modules["livepatch_callbacks_demo"]?.isLivepatch == true)
-        #expect(catalog.modules["livepatch_callbacks_demo"]?.parameters == ["pre_patch_ret"])
-        #expect(catalog.modules["livepatch_callbacks_busymod"]?.parameters == ["block_transition"])
+        #expect(catalog.modules["livepatch_callbacks_demo"]?.parameters == ["pre_patch_fail_object", "pre_patch_ret"])
+        #expect(catalog.modules["livepatch_callbacks_busymod"]?.parameters == ["block_patched", "block_transition"])
     }
 
     // MARK: Issue 16's actions

@@ -34,14 +34,38 @@ struct SequenceGeneratorTests {
         var generator = SequenceGenerator(seed: 1, model: model)
         var rules: Set<ModelRule> = []
         var pairs: Set<String> = []
+        var branches: Set<String> = []
         for number in 1...200 {
             guard let sequence = ExploreSequence(number: number, body: generator.next(), model: model) else { continue }
             let coverage = sequence.coverage(model: model)
             rules.formUnion(coverage.rules)
             pairs.formUnion(coverage.pairs)
+            branches.formUnion(coverage.branches)
         }
+        #expect(Set(ModelRule.allBranches).subtracting(branches).isEmpty, "never taken: \(Set(ModelRule.allBranches).subtracting(branches).sorted())")
+        #expect(branches.isSubset(of: Set(ModelRule.allBranches)), "a branch the rules do not list: \(branches.subtracting(ModelRule.allBranches).sorted())")
         #expect(Set(ModelRule.allCases).subtracting(rules).isEmpty, "never reached: \(Set(ModelRule.allCases).subtracting(rules))")
         #expect(Set(ExploreCoverage.reachablePairs).subtracting(pairs).isEmpty, "never reached: \(Set(ExploreCoverage.reachablePairs).subtracting(pairs))")
+    }
+}
+
+@Suite("Branch coverage")
+struct BranchCoverageTests {
+    /// coverage.txt lists each rule's branches and marks those never taken.
+    @Test func reportShowsUntakenBranches() throws {
+        let model = CallbackModel()
+        var document = ExploreDocument(kernel: "k", seed: 1, planned: 1, mutation: nil, recordOnly: false)
+        let sequence = try #require(ExploreSequence(number: 1, body: [.loadTarget, .loadDemo(prePatchFails: false)], model: model))
+        let reached = sequence.coverage(model: model)
+        #expect(reached.branches.contains(ModelRule.prePatchForLoadedObjects.branchName("module")))
+        #expect(reached.branches.contains(ModelRule.comingModulePatched.branchName(TestModule.target.name)) == false)
+        for branch in reached.branches { document.branches?[branch, default: 0] += 1 }
+        let report = document.coverageReport
+        let rule = try #require(report.firstIndex { $0.hasSuffix("\(ModelRule.comingModulePatched.rawValue): \(ModelRule.comingModulePatched.summary)") })
+        #expect(report[rule + 1] == "NEVER      branch \(TestModule.target.name)")
+        #expect(report.contains("    1      branch module"))
+        #expect(document.missingBranches.contains(ModelRule.nopObjectsDuringReplace.branchName("reverting")))
+        #expect(document.summary.contains { $0.contains("branches") && $0.contains("nop-objects-during-replace/reverting") })
     }
 }
 

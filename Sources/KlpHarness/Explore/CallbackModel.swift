@@ -10,13 +10,19 @@
 ///
 /// A transition either completes before the action that started it
 /// returns (the runner waits for it) or stalls on the busy module's work
-/// function; there is no third case with these modules.
+/// function (the original, or the demo's replacement when a replace moves
+/// away from it); there is no third case with these modules. A stall ends
+/// only by reversal (see `allows(_:in:)` for why).
 public struct CallbackModel: Sendable {
     /// Test-only wrong rules: the explorer must catch each of them.
     public enum Mutation: String, CaseIterable, Codable, Sendable {
         /// Forgets that a module coming during a transition gets no
         /// post-patch callback until the transition completes.
         case postPatchForComingModuleDuringTransition = "post-patch-for-coming-module-during-transition"
+        /// Forgets that a replace in transition has nop objects, so a
+        /// target coming or going then gets no "applying"/"reverting" line
+        /// for the replace (a branch only the stalled replace reaches).
+        case nopObjectsPrintNothing = "nop-objects-print-nothing"
     }
 
     public var mutation: Mutation?
@@ -33,6 +39,10 @@ public struct CallbackModel: Sendable {
         /// obj->callbacks.post_unpatch_enabled: its pre-patch callback ran
         /// and succeeded, so its post-unpatch one may run.
         var postUnpatchEnabled = false
+        /// obj->dynamic: a nop object klp_add_nops() (core.c) gave a replace
+        /// patch for an object of a patch it replaces. It has no callbacks,
+        /// and klp_discard_nops() drops it when the transition completes.
+        var nop = false
 
         var label: String { module?.name ?? "vmlinux" }
     }
@@ -78,12 +88,19 @@ public struct CallbackModel: Sendable {
         /// The busy module's work function is looping in the original
         /// function (loaded with block_transition=Y, unpatched then).
         var busyWorkBlocking = false
-        /// The stalled transition lost its busy task (rmmod of the busy
-        /// module) and completes on the kernel's next retry: only
-        /// `wait_for_transition` may come next.
-        var released = false
+        /// The busy module's work is looping in the demo's replacement
+        /// (loaded with block_patched=Y under the demo).
+        var patchedWorkBlocking = false
         /// The demo's pre_patch_ret makes its pre-patch callbacks fail.
         var prePatchFails = false
+        /// The demo's pre_patch_fail_object: only this object's pre-patch
+        /// returns pre_patch_ret (nil: every object's).
+        var prePatchFailObject: TestModule?
+
+        /// Whether the demo's pre-patch callback fails for `object`.
+        func prePatchFails(for object: Object) -> Bool {
+            prePatchFails && (prePatchFailObject == nil || prePatchFailObject == object.module)
+        }
 
         public init() {}
 
@@ -113,6 +130,8 @@ public struct CallbackModel: Sendable {
         public var command: String
         public var lines: [String]
         public var rules: Set<ModelRule>
+        /// The branches of those rules taken (`ModelRule.branchName(_:)`).
+        public var branches: Set<String> = []
         public var phase: Phase
     }
 
@@ -123,19 +142,44 @@ public struct CallbackModel: Sendable {
     /// refuses (EBUSY, EINVAL, a module in use) is valid: the refusal is a
     /// rule. Loading a loaded module, unloading an absent one or writing a
     /// knob that is not there is not: it says nothing about callbacks.
+    ///
+    /// Every allowed action prints a transcript with one order. Two that
+    /// would not are left out:
+    /// - `rmmod livepatch_callbacks_busymod` while a transition is stalled
+    ///   on its work. delete_module() runs the module's exit, where the
+    ///   work returns, before klp_module_going() takes klp_mutex; if
+    ///   klp_transition_work_fn() (the 1 s retry, kernel/livepatch/
+    ///   transition.c) runs in between, the transition completes first and
+    ///   post-patch reaches busymod as `[MODULE_STATE_GOING]`, then the
+    ///   module is unpatched; otherwise klp_module_going() comes first.
+    ///   The kernel's test-callbacks.sh ("busy target module") likewise
+    ///   removes the busy module only after the patch is gone.
+    /// - Releasing the busy task during a stall, then `wait_for_transition`:
+    ///   the kernel's lines come in one order, but the transition completes
+    ///   on that same 1 s retry clock, which may fire before or after the
+    ///   runner writes the wait's marker. So a stall ends only by reversal:
+    ///   enabled_store() starts it and the runner waits, within the same
+    ///   action, for the patch to go.
+    /// - `echo 0 > enabled` while the work sits in the demo's replacement:
+    ///   the unpatching transition would stall, and the runner's disable
+    ///   waits for the patch to go (it has no background form), so the
+    ///   work is released first.
     public func allows(_ action: ExploreAction, in state: State) -> Bool {
-        if state.released {
-            return action == .waitForTransition(state.transition?.patch ?? .demo)
-        }
         switch action {
-        case .loadTarget, .loadBusyTarget, .loadDemo, .loadDemo2:
+        case .loadTarget, .loadBusyTarget, .loadBusyTargetHoldingPatch, .loadDemo, .loadDemoFailingOnly, .loadDemo2:
             return action.loadedModule.map { !state.loaded.contains($0) } ?? false
         case .unload(let module):
-            return state.loaded.contains(module)
-        case .disable(let patch), .enable(let patch):
+            return state.loaded.contains(module) && !(module == .busyTarget && state.transition != nil)
+        case .disable(let patch):
+            guard state.patch(patch) != nil else { return false }
+            return !(state.patchedWorkBlocking && state.transition == nil && state.patch(patch)?.replacesBusyWork == true)
+        case .enable(let patch):
             return state.patch(patch) != nil
         case .setPrePatchRet(let fails):
             return state.loaded.contains(.demo) && fails != state.prePatchFails
+        case .releasePatchedWork:
+            // Not during a stalled replace: that is the release above.
+            return state.patchedWorkBlocking && state.transition == nil
         case .waitForTransition:
             return false
         }
@@ -167,30 +211,37 @@ public struct CallbackModel: Sendable {
             run.load(.target, blocking: false)
         case .loadBusyTarget(let blocking):
             run.load(.busyTarget, blocking: blocking)
+        case .loadBusyTargetHoldingPatch:
+            run.load(.busyTarget, blocking: false, holdingPatch: true)
+        case .releasePatchedWork:
+            // Silent: the replacement prints nothing when it leaves.
+            run.state.patchedWorkBlocking = false
         case .loadDemo(let fails):
-            stalls = run.loadLivepatch(.demo, replace: false, prePatchFails: fails)
+            stalls = run.loadLivepatch(action, replace: false, prePatchFails: fails)
+        case .loadDemoFailingOnly(let object):
+            stalls = run.loadLivepatch(action, replace: false, prePatchFails: true, failObject: object)
         case .loadDemo2(let replace):
-            stalls = run.loadLivepatch(.demo2, replace: replace, prePatchFails: false)
+            stalls = run.loadLivepatch(action, replace: replace, prePatchFails: false)
         case .unload(let module):
             module.isLivepatch ? run.unloadLivepatch(module) : run.unload(module)
         case .disable(let patch):
             run.disable(patch)
         case .enable:
             // enabled_store(): the patch is enabled (or patching): EINVAL.
-            run.refuse(action, errno: "Invalid argument", rule: .noSecondEnable)
+            run.refuse(action, errno: "Invalid argument", rule: .noSecondEnable, branch: state.transition == nil ? "enabled" : "in transition")
         case .setPrePatchRet(let fails):
             run.state.prePatchFails = fails
-        case .waitForTransition(let patch):
-            run.complete(patch)
-            run.rules.insert(.stalledTransitionCompletes)
+        case .waitForTransition:
+            break // never allowed: see allows(_:in:)
         }
         state = run.state
-        return Step(command: action.command(stalls: stalls), lines: run.lines, rules: run.rules, phase: phase)
+        return Step(command: action.command(stalls: stalls), lines: run.lines, rules: run.rules, branches: run.branches, phase: phase)
     }
 
-    /// The actions that bring `state` back to a clean kernel: wait for a
-    /// released transition, reverse a stalled one, disable every patch
-    /// (newest first), then unload the livepatches and the targets.
+    /// The actions that bring `state` back to a clean kernel: reverse a
+    /// stalled transition, release a work held in the demo's replacement,
+    /// disable every patch (newest first), then unload the livepatches and
+    /// the targets.
     public func teardown(from state: State) -> [ExploreAction] {
         var state = state
         var actions: [ExploreAction] = []
@@ -198,8 +249,8 @@ public struct CallbackModel: Sendable {
             guard apply(action, to: &state) != nil else { return }
             actions.append(action)
         }
-        if state.released, let patch = state.transition?.patch { take(.waitForTransition(patch)) }
         if let patch = state.transition?.patch { take(.disable(patch)) }
+        if state.patchedWorkBlocking { take(.releasePatchedWork) }
         for patch in state.patches.reversed() { take(.disable(patch.module)) }
         for module in [TestModule.demo2, .demo, .target, .busyTarget] where state.loaded.contains(module) {
             take(.unload(module))
@@ -213,16 +264,23 @@ public struct CallbackModel: Sendable {
         var state: State
         var lines: [String] = []
         var rules: Set<ModelRule> = []
+        var branches: Set<String> = []
 
         mutating func say(_ line: String) { lines.append(line) }
 
+        /// Records `rule`, and its `branch` (one of `rule.branches`).
+        mutating func took(_ rule: ModelRule, _ branch: String) {
+            rules.insert(rule)
+            branches.insert(rule.branchName(branch))
+        }
+
         /// The runner's line for a refused action: the engine's own format,
         /// for the action the scenario line parses to.
-        mutating func refuse(_ action: ExploreAction, errno: String, rule: ModelRule) {
+        mutating func refuse(_ action: ExploreAction, errno: String, rule: ModelRule, branch: String) {
             if let parsed = try? ScenarioParser.parseAction(action.command(), path: "model", line: 0) {
                 say(parsed.errorLine(errno, sysfs: Sysfs()))
             }
-            rules.insert(rule)
+            took(rule, branch)
         }
 
         /// What the demo's callbacks print (lib: callback_info()); the
@@ -239,46 +297,74 @@ public struct CallbackModel: Sendable {
         static let coming = "[MODULE_STATE_COMING] Full formed, running module_init"
         static let going = "[MODULE_STATE_GOING] Going away"
 
+        /// The transition in progress is an atomic replace.
+        var replaceInTransition: Bool {
+            state.transition.flatMap { state.patch($0.patch) }?.replace == true
+        }
+
         func index(of patch: TestModule) -> Int? { state.patches.firstIndex { $0.module == patch } }
 
         // MARK: Livepatches
 
         /// insmod of a livepatch: klp_enable_patch(). Returns whether its
         /// transition stalls (the load is then written with `&`).
-        mutating func loadLivepatch(_ module: TestModule, replace: Bool, prePatchFails: Bool) -> Bool {
-            let action: ExploreAction = module == .demo ? .loadDemo(prePatchFails: prePatchFails) : .loadDemo2(replace: replace)
+        mutating func loadLivepatch(_ action: ExploreAction, replace: Bool, prePatchFails: Bool, failObject: TestModule? = nil) -> Bool {
+            guard let module = action.loadedModule else { return false }
             if state.transition != nil {
                 // __klp_enable_patch(): "if (klp_transition_patch) return
                 // -EBUSY", before anything is printed.
-                refuse(action, errno: "Device or resource busy", rule: .oneTransitionAtATime)
+                refuse(action, errno: "Device or resource busy", rule: .oneTransitionAtATime, branch: "insmod")
                 return false
             }
             var patch = Patch.new(module, replace: replace)
-            if !state.patches.isEmpty { rules.insert(.independentPatches) }
+            if replace {
+                // klp_add_nops(): a nop object for each object of the
+                // patches being replaced that the new patch lacks.
+                for old in state.patches {
+                    for object in old.objects where !patch.objects.contains(where: { $0.module == object.module }) {
+                        patch.objects.append(Object(module: object.module, nop: true))
+                    }
+                }
+            }
+            if !state.patches.isEmpty { took(.independentPatches, "enable") }
             say("livepatch: enabling patch '\(patch.name)'")
             say("livepatch: '\(patch.name)': initializing patching transition")
-            if module == .demo { state.prePatchFails = prePatchFails }
+            if module == .demo {
+                state.prePatchFails = prePatchFails
+                state.prePatchFailObject = failObject
+            }
             for index in patch.objects.indices {
                 let object = patch.objects[index]
                 guard state.isLoaded(object) else {
-                    rules.insert(.absentTargetHasNoCallbacks)
+                    took(.absentTargetHasNoCallbacks, "enable")
+                    continue
+                }
+                if object.nop {
+                    // Patched like any loaded object, with no callback.
+                    patch.objects[index].patched = true
                     continue
                 }
                 callback("pre_patch_callback", patch, object, Self.live)
-                rules.insert(.prePatchForLoadedObjects)
-                if state.prePatchFails && module == .demo {
+                took(.prePatchForLoadedObjects, object.module == nil ? "vmlinux" : "module")
+                if module == .demo && state.prePatchFails(for: object) {
                     // No post-unpatch for the object that failed; the
-                    // transition is cancelled and the module refused.
+                    // transition is cancelled (klp_cancel_transition()
+                    // completes an unpatching one: post-unpatch for the
+                    // objects before it, whose pre-patch succeeded) and
+                    // the module refused.
                     say("livepatch: pre-patch callback failed for object '\(object.label)'")
                     say("livepatch: failed to enable patch '\(patch.name)'")
                     say("livepatch: '\(patch.name)': canceling patching transition, going to unpatch")
                     say("livepatch: '\(patch.name)': completing unpatching transition")
                     for earlier in patch.objects[..<index] where earlier.postUnpatchEnabled && state.isLoaded(earlier) {
                         callback("post_unpatch_callback", patch, earlier, Self.live)
+                        took(.prePatchFailureUnpatchesEarlierObjects, earlier.module == nil ? "vmlinux" : "module")
                     }
                     say("livepatch: '\(patch.name)': unpatching complete")
-                    refuse(action, errno: "No such device", rule: .prePatchFailureRefusesLivepatch)
+                    refuse(action, errno: "No such device", rule: .prePatchFailureRefusesLivepatch,
+                           branch: object.module == nil ? "vmlinux" : "module")
                     state.prePatchFails = false
+                    state.prePatchFailObject = nil
                     return false
                 }
                 patch.objects[index].postUnpatchEnabled = true
@@ -290,6 +376,15 @@ public struct CallbackModel: Sendable {
             if patch.replacesBusyWork && state.loaded.contains(.busyTarget) && state.busyWorkBlocking {
                 state.transition = Transition(patch: module, direction: .patching)
                 rules.insert(.stalledTransition)
+                return true
+            }
+            if replace && state.patchedWorkBlocking {
+                // klp_check_stack_func() (transition.c), patching: with
+                // more than one function on the ops' func_stack it checks
+                // the previous one, the demo's replacement, where the work
+                // sits; the replace's nop function cannot be switched to.
+                state.transition = Transition(patch: module, direction: .patching)
+                rules.insert(.stalledReplace)
                 return true
             }
             state.transition = Transition(patch: module, direction: .patching)
@@ -310,12 +405,16 @@ public struct CallbackModel: Sendable {
                 rules.insert(.atomicReplace)
             }
             guard let current = index(of: module) else { return }
+            if direction == .patching && patch.replace {
+                // klp_discard_nops(), before the post-patch callbacks.
+                state.patches[current].objects.removeAll { $0.nop }
+            }
             for objectIndex in state.patches[current].objects.indices {
                 let object = state.patches[current].objects[objectIndex]
                 guard state.isLoaded(object) else { continue }
                 if direction == .patching {
                     callback("post_patch_callback", patch, object, Self.live)
-                    rules.insert(.postPatchAfterTransition)
+                    took(.postPatchAfterTransition, object.module == nil ? "vmlinux" : "module")
                 } else {
                     if object.postUnpatchEnabled {
                         callback("post_unpatch_callback", patch, object, Self.live)
@@ -326,7 +425,6 @@ public struct CallbackModel: Sendable {
             }
             say("livepatch: '\(patch.name)': \(direction.word) complete")
             state.transition = nil
-            state.released = false
             if direction == .unpatching {
                 // klp_free_patch_async(): the patch leaves sysfs and drops
                 // its module reference; the module stays until rmmod.
@@ -342,22 +440,22 @@ public struct CallbackModel: Sendable {
                 say("livepatch: '\(name)': reversing transition from patching to unpatching")
                 say("livepatch: '\(name)': starting unpatching transition")
                 state.transition = Transition(patch: module, direction: .unpatching)
-                rules.insert(.reversedTransition)
+                rules.insert(replaceInTransition ? .reversedReplace : .reversedTransition)
                 complete(module)
                 return
             }
             if state.transition != nil {
-                refuse(.disable(module), errno: "Device or resource busy", rule: .oneTransitionAtATime)
+                refuse(.disable(module), errno: "Device or resource busy", rule: .oneTransitionAtATime, branch: "disable")
                 return
             }
             guard let at = index(of: module) else { return }
-            if state.patches.count > 1 { rules.insert(.independentPatches) }
+            if state.patches.count > 1 { took(.independentPatches, "disable") }
             say("livepatch: '\(name)': initializing unpatching transition")
-            for object in state.patches[at].objects {
+            for object in state.patches[at].objects where !object.nop {
                 if object.patched && state.isLoaded(object) {
                     callback("pre_unpatch_callback", state.patches[at], object, Self.live)
                 } else if !state.isLoaded(object) {
-                    rules.insert(.absentTargetHasNoCallbacks)
+                    took(.absentTargetHasNoCallbacks, "disable")
                 }
             }
             say("livepatch: '\(name)': starting unpatching transition")
@@ -369,33 +467,52 @@ public struct CallbackModel: Sendable {
         /// rmmod of a livepatch: refused while its patch holds the module.
         mutating func unloadLivepatch(_ module: TestModule) {
             if state.patch(module) != nil {
-                refuse(.unload(module), errno: "Resource temporarily unavailable", rule: .enabledPatchHoldsModule)
+                refuse(.unload(module), errno: "Resource temporarily unavailable", rule: .enabledPatchHoldsModule,
+                       branch: state.transition?.patch == module ? "in transition" : "enabled")
                 return
             }
             state.loaded.remove(module)
-            if module == .demo { state.prePatchFails = false }
+            if module == .demo {
+                state.prePatchFails = false
+                state.prePatchFailObject = nil
+            }
         }
 
         // MARK: Target modules
 
         /// insmod of a target: klp_module_coming(), then the module's init.
-        mutating func load(_ module: TestModule, blocking: Bool) {
-            let action: ExploreAction = module == .busyTarget ? .loadBusyTarget(blocking: blocking) : .loadTarget
+        mutating func load(_ module: TestModule, blocking: Bool, holdingPatch: Bool = false) {
+            let action: ExploreAction = module != .busyTarget ? .loadTarget
+                : holdingPatch ? .loadBusyTargetHoldingPatch : .loadBusyTarget(blocking: blocking)
             for at in state.patches.indices {
                 guard let objectIndex = state.patches[at].objects.firstIndex(where: { $0.module == module }) else { continue }
                 let patch = state.patches[at]
                 let object = patch.objects[objectIndex]
-                say("livepatch: applying patch '\(patch.name)' to loading module '\(module.name)'")
+                if !(object.nop && model.mutation == .nopObjectsPrintNothing) {
+                    say("livepatch: applying patch '\(patch.name)' to loading module '\(module.name)'")
+                }
+                if object.nop {
+                    // klp_module_coming(): klp_pre_patch_callback() and
+                    // klp_post_patch_callback() do nothing for an object
+                    // without callbacks.
+                    state.patches[at].objects[objectIndex].patched = true
+                    took(.nopObjectsDuringReplace, "applying")
+                    continue
+                }
                 callback("pre_patch_callback", patch, object, Self.coming)
-                if state.prePatchFails && patch.module == .demo {
+                if patch.module == .demo && state.prePatchFails(for: object) {
                     say("livepatch: pre-patch callback failed for object '\(module.name)'")
                     say("livepatch: patch '\(patch.name)' failed for module '\(module.name)', refusing to load module '\(module.name)'")
                     // klp_cleanup_module_patches_limited(): the patches
-                    // before this one that took the module let it go.
+                    // before this one that took the module let it go. It
+                    // runs inside klp_module_coming(), before the loader
+                    // sets MODULE_STATE_GOING (prepare_coming_module()
+                    // returns the error first), so their callbacks see
+                    // the module still COMING.
                     for earlier in 0..<at {
-                        unpatchGoing(module, patchIndex: earlier)
+                        unpatchGoing(module, patchIndex: earlier, moduleState: Self.coming)
                     }
-                    refuse(action, errno: "No such device", rule: .prePatchFailureRefusesModule)
+                    refuse(action, errno: "No such device", rule: .prePatchFailureRefusesModule, branch: module.name)
                     return
                 }
                 state.patches[at].objects[objectIndex].postUnpatchEnabled = true
@@ -404,7 +521,12 @@ public struct CallbackModel: Sendable {
                 if !inTransition || model.mutation == .postPatchForComingModuleDuringTransition {
                     callback("post_patch_callback", patch, object, Self.coming)
                 }
-                rules.insert(inTransition ? .comingModuleDuringTransition : .comingModulePatched)
+                if inTransition {
+                    rules.insert(.comingModuleDuringTransition)
+                } else {
+                    took(.comingModulePatched, module.name)
+                }
+                if !inTransition && replaceInTransition { rules.insert(.replacedPatchDuringReplace) }
             }
             state.loaded.insert(module)
             switch module {
@@ -415,8 +537,9 @@ public struct CallbackModel: Sendable {
                 if let patch = state.patches.first(where: { $0.replacesBusyWork }) {
                     // The work item calls the replacement at once.
                     say("\(patch.name): patched_work_func")
-                    rules.insert(.targetPatchedOnLoad)
+                    took(.targetPatchedOnLoad, holdingPatch ? "held" : "returns")
                     state.busyWorkBlocking = false
+                    state.patchedWorkBlocking = holdingPatch
                 } else {
                     say("\(module.name): busymod_work_func enter")
                     if !blocking { say("\(module.name): busymod_work_func exit") }
@@ -431,36 +554,45 @@ public struct CallbackModel: Sendable {
             case .target:
                 say("\(module.name): livepatch_callbacks_mod_exit")
             default:
+                // The exit clears both flags; the demo's replacement
+                // leaves silently.
                 if state.busyWorkBlocking { say("\(module.name): busymod_work_func exit") }
                 say("\(module.name): livepatch_callbacks_busymod_exit")
             }
             for at in state.patches.indices { unpatchGoing(module, patchIndex: at) }
             state.loaded.remove(module)
             if module == .busyTarget {
-                if state.busyWorkBlocking, let transition = state.transition, transition.direction == .patching,
-                   state.patch(transition.patch)?.replacesBusyWork == true {
-                    state.released = true
-                }
                 state.busyWorkBlocking = false
+                state.patchedWorkBlocking = false
             }
         }
 
         /// One patch letting a going (or refused) module go.
-        mutating func unpatchGoing(_ module: TestModule, patchIndex at: Int) {
+        /// `moduleState`: GOING from klp_module_going(), COMING when
+        /// klp_module_coming() refuses the module.
+        mutating func unpatchGoing(_ module: TestModule, patchIndex at: Int, moduleState: String = Self.going) {
             guard let objectIndex = state.patches[at].objects.firstIndex(where: { $0.module == module && $0.patched }) else { return }
             let patch = state.patches[at]
             let object = patch.objects[objectIndex]
             let inTransition = state.transition?.patch == patch.module
-            if !inTransition {
-                callback("pre_unpatch_callback", patch, object, Self.going)
+            if !inTransition && !object.nop {
+                callback("pre_unpatch_callback", patch, object, moduleState)
             }
-            say("livepatch: reverting patch '\(patch.name)' on unloading module '\(module.name)'")
+            if !(object.nop && model.mutation == .nopObjectsPrintNothing) {
+                say("livepatch: reverting patch '\(patch.name)' on unloading module '\(module.name)'")
+            }
             if object.postUnpatchEnabled {
-                callback("post_unpatch_callback", patch, object, Self.going)
+                callback("post_unpatch_callback", patch, object, moduleState)
             }
             state.patches[at].objects[objectIndex].patched = false
             state.patches[at].objects[objectIndex].postUnpatchEnabled = false
-            rules.insert(inTransition ? .goingModuleDuringTransition : .goingModuleUnpatched)
+            if object.nop {
+                took(.nopObjectsDuringReplace, "reverting")
+            } else if inTransition {
+                rules.insert(.goingModuleDuringTransition)
+            } else {
+                took(.goingModuleUnpatched, module.name)
+            }
         }
     }
 }

@@ -23,8 +23,19 @@ public enum ExploreAction: Hashable, Codable, Sendable {
     case loadTarget
     /// `insmod livepatch-callbacks-busymod.ko block_transition=Y|N`
     case loadBusyTarget(blocking: Bool)
+    /// `insmod livepatch-callbacks-busymod.ko block_patched=Y`: under the
+    /// demo, its work item stays in the demo's replacement function, so a
+    /// patch that replaces the demo (atomic replace) stalls.
+    case loadBusyTargetHoldingPatch
+    /// `echo N > /sys/module/livepatch_callbacks_busymod/parameters/block_patched`:
+    /// returns once the work has left the replacement (busymod's setter
+    /// flushes the work), so nothing is left to happen after it.
+    case releasePatchedWork
     /// `insmod livepatch-callbacks-demo.ko [pre_patch_ret=-19]`
     case loadDemo(prePatchFails: Bool)
+    /// `insmod livepatch-callbacks-demo.ko pre_patch_ret=-19
+    /// pre_patch_fail_object=MODULE`: only that object's pre-patch fails.
+    case loadDemoFailingOnly(TestModule)
     /// `insmod livepatch-callbacks-demo2.ko [replace=1]`
     case loadDemo2(replace: Bool)
     /// `rmmod NAME`
@@ -35,10 +46,23 @@ public enum ExploreAction: Hashable, Codable, Sendable {
     case enable(TestModule)
     /// `echo -19|0 > /sys/module/livepatch_callbacks_demo/parameters/pre_patch_ret`
     case setPrePatchRet(fails: Bool)
-    /// `wait_for_transition PATCH`
+    /// `wait_for_transition PATCH`: parsed, never generated (see
+    /// `CallbackModel.allows(_:in:)`).
     case waitForTransition(TestModule)
 
     /// The errno the demo's pre-patch callback returns when told to fail.
+    ///
+    /// Only negative values are generated. The callers of
+    /// klp_pre_patch_callback() in kernel/livepatch/core.c test `if (ret)`,
+    /// so a positive value fails klp_enable_patch() as an error does, and
+    /// the demo's init returns it; but do_init_module()
+    /// (kernel/module/main.c) takes a positive return of init for success
+    /// ("init suspiciously returned 1, it should follow 0/-E convention ...
+    /// loading module anyway"), so the module stays loaded with no patch in
+    /// sysfs and the harness's insmod reports success. That is a misuse of
+    /// the callback API (Documentation/livepatch/callbacks.rst: "0 for
+    /// success, -ERRNO on error"), not a callback rule: the explorer leaves
+    /// it out rather than model a loader quirk.
     public static let prePatchError = -19
 
     /// The scenario action line, without `% ` (a stalling load adds ` &`).
@@ -48,8 +72,14 @@ public enum ExploreAction: Hashable, Codable, Sendable {
             "insmod \(TestModule.target.file)"
         case .loadBusyTarget(let blocking):
             "insmod \(TestModule.busyTarget.file) block_transition=\(blocking ? "Y" : "N")"
+        case .loadBusyTargetHoldingPatch:
+            "insmod \(TestModule.busyTarget.file) block_patched=Y"
+        case .releasePatchedWork:
+            "echo N > /sys/module/\(TestModule.busyTarget.name)/parameters/block_patched"
         case .loadDemo(let fails):
             "insmod \(TestModule.demo.file)" + (fails ? " pre_patch_ret=\(Self.prePatchError)" : "") + (stalls ? " &" : "")
+        case .loadDemoFailingOnly(let object):
+            "insmod \(TestModule.demo.file) pre_patch_ret=\(Self.prePatchError) pre_patch_fail_object=\(object.name)" + (stalls ? " &" : "")
         case .loadDemo2(let replace):
             "insmod \(TestModule.demo2.file)" + (replace ? " replace=1" : "") + (stalls ? " &" : "")
         case .unload(let module):
@@ -69,8 +99,8 @@ public enum ExploreAction: Hashable, Codable, Sendable {
     public var loadedModule: TestModule? {
         switch self {
         case .loadTarget: .target
-        case .loadBusyTarget: .busyTarget
-        case .loadDemo: .demo
+        case .loadBusyTarget, .loadBusyTargetHoldingPatch: .busyTarget
+        case .loadDemo, .loadDemoFailingOnly: .demo
         case .loadDemo2: .demo2
         default: nil
         }
@@ -85,8 +115,14 @@ public enum ExploreAction: Hashable, Codable, Sendable {
             case (TestModule.target.file, []): self = .loadTarget
             case (TestModule.busyTarget.file, ["block_transition=Y"]): self = .loadBusyTarget(blocking: true)
             case (TestModule.busyTarget.file, ["block_transition=N"]): self = .loadBusyTarget(blocking: false)
+            case (TestModule.busyTarget.file, ["block_patched=Y"]): self = .loadBusyTargetHoldingPatch
             case (TestModule.demo.file, []): self = .loadDemo(prePatchFails: false)
             case (TestModule.demo.file, ["pre_patch_ret=\(Self.prePatchError)"]): self = .loadDemo(prePatchFails: true)
+            case (TestModule.demo.file, _) where parameters.count == 2 && parameters[0] == "pre_patch_ret=\(Self.prePatchError)"
+                && parameters[1].hasPrefix("pre_patch_fail_object="):
+                guard let object = TestModule(rawValue: String(parameters[1].dropFirst("pre_patch_fail_object=".count))),
+                      !object.isLivepatch else { return nil }
+                self = .loadDemoFailingOnly(object)
             case (TestModule.demo2.file, []): self = .loadDemo2(replace: false)
             case (TestModule.demo2.file, ["replace=1"]): self = .loadDemo2(replace: true)
             default: return nil
@@ -107,6 +143,8 @@ public enum ExploreAction: Hashable, Codable, Sendable {
             case "0": self = .setPrePatchRet(fails: false)
             default: return nil
             }
+        case .write("N", .moduleParameter(TestModule.busyTarget.name, "block_patched")):
+            self = .releasePatchedWork
         case .write:
             return nil
         case .waitForTransition(let patch):

@@ -15,6 +15,9 @@ public struct ExploreDocument: Codable, Sendable {
     public var mismatches: [Mismatch] = []
     /// How often each rule was applied, by rule name.
     public var rules: [String: Int] = [:]
+    /// How often each rule branch was taken, by `ModelRule.branchName(_:)`.
+    /// Optional so that an explore.json from before branches still reads.
+    public var branches: [String: Int]?
     /// The phase × action pairs reached.
     public var pairs: [String] = []
     /// Kernel transitions the sequences made, and the time spent in them:
@@ -55,9 +58,10 @@ public struct ExploreDocument: Codable, Sendable {
         self.planned = planned
         self.mutation = mutation
         self.recordOnly = recordOnly
+        self.branches = [:]
     }
 
-    mutating func record(_ sequence: ExploreSequence, result: ScenarioResult, coverage: (rules: Set<ModelRule>, pairs: Set<String>)) {
+    mutating func record(_ sequence: ExploreSequence, result: ScenarioResult, coverage: ExploreCoverage.Reached) {
         let keep = recordOnly || result.status != .passed
         sequences.append(Sequence(number: sequence.number, body: sequence.body, teardown: sequence.teardown,
                                   status: ScenarioStatus(result.status).rawValue, seconds: result.wallTime.seconds,
@@ -65,10 +69,13 @@ public struct ExploreDocument: Codable, Sendable {
         transitions += result.transitions.count
         transitionSeconds += result.transitions.totalDuration.seconds
         for rule in coverage.rules { rules[rule.rawValue, default: 0] += 1 }
+        for branch in coverage.branches { branches?[branch, default: 0] += 1 }
         pairs = Array(Set(pairs).union(coverage.pairs)).sorted()
     }
 
     public var missingRules: [ModelRule] { ModelRule.allCases.filter { rules[$0.rawValue, default: 0] == 0 } }
+
+    public var missingBranches: [String] { ModelRule.allBranches.filter { branches?[$0, default: 0] ?? 0 == 0 } }
 
     public var missingPairs: [String] { ExploreCoverage.reachablePairs.filter { !pairs.contains($0) } }
 
@@ -82,8 +89,10 @@ public struct ExploreDocument: Codable, Sendable {
             lines.append("transitions: \(transitions) in \(String(format: "%.1f", transitionSeconds)) s (\(String(format: "%.3f", transitionSeconds / Double(transitions))) s each)")
         }
         lines.append("coverage: \(ModelRule.allCases.count - missingRules.count) of \(ModelRule.allCases.count) rules, "
+            + "\(ModelRule.allBranches.count - missingBranches.count) of \(ModelRule.allBranches.count) branches, "
             + "\(ExploreCoverage.reachablePairs.count - missingPairs.count) of \(ExploreCoverage.reachablePairs.count) phase × action pairs"
-            + (missingRules.isEmpty ? "" : "; never reached: " + missingRules.map(\.rawValue).joined(separator: ", ")))
+            + (missingRules.isEmpty && missingBranches.isEmpty ? "" : "; never reached: "
+                + (missingRules.map(\.rawValue) + missingBranches).joined(separator: ", ")))
         for mismatch in mismatches {
             if let file = mismatch.scenarioFile {
                 lines.append("mismatch: sequence \(mismatch.sequence), shrunk from \(mismatch.original.count) to \(mismatch.shrunk?.count ?? 0) action(s): \(file)")
@@ -100,6 +109,10 @@ public struct ExploreDocument: Codable, Sendable {
         for rule in ModelRule.allCases {
             let count = rules[rule.rawValue, default: 0]
             lines.append("\(count == 0 ? "NEVER" : String(count).leftPadded(to: 5))  \(rule.rawValue): \(rule.summary)")
+            for branch in rule.branches {
+                let taken = branches?[rule.branchName(branch), default: 0] ?? 0
+                lines.append("\(taken == 0 ? "NEVER" : String(taken).leftPadded(to: 5))      branch \(branch)")
+            }
         }
         lines += ["", "# Phase × action pairs (\(ExploreCoverage.reachablePairs.count - missingPairs.count) of \(ExploreCoverage.reachablePairs.count) reached)", ""]
         for pair in ExploreCoverage.reachablePairs {

@@ -44,18 +44,18 @@ public struct ExploreSequence: Codable, Equatable, Sendable {
         try ScenarioParser.parse(scenarioText(model: model, header: header), path: "explore/\(name).scenario")
     }
 
-    /// The rules the model applies along the whole sequence, and the
-    /// phase × action-kind pairs it reaches.
-    public func coverage(model: CallbackModel) -> (rules: Set<ModelRule>, pairs: Set<String>) {
+    /// The rules the model applies along the whole sequence, their
+    /// branches, and the phase × action-kind pairs it reaches.
+    public func coverage(model: CallbackModel) -> ExploreCoverage.Reached {
         var state = CallbackModel.State()
-        var rules: Set<ModelRule> = []
-        var pairs: Set<String> = []
+        var reached = ExploreCoverage.Reached()
         for action in actions {
             guard let step = model.apply(action, to: &state) else { break }
-            rules.formUnion(step.rules)
-            pairs.insert(ExploreCoverage.pair(step.phase, action))
+            reached.rules.formUnion(step.rules)
+            reached.branches.formUnion(step.branches)
+            reached.pairs.insert(ExploreCoverage.pair(step.phase, action))
         }
-        return (rules, pairs)
+        return reached
     }
 }
 
@@ -117,30 +117,40 @@ public struct SequenceShrinker: Sendable {
 /// What a run of the explorer reached: the model's rules, and which
 /// phase × action pairs its sequences took.
 public enum ExploreCoverage {
+    /// What one sequence reached.
+    public struct Reached: Equatable, Sendable {
+        public var rules: Set<ModelRule> = []
+        public var branches: Set<String> = []
+        public var pairs: Set<String> = []
+    }
+
     public static func pair(_ phase: CallbackModel.Phase, _ action: ExploreAction) -> String {
         "\(phase.rawValue) × \(kind(of: action))"
     }
 
     static func kind(of action: ExploreAction) -> String {
         switch action {
-        case .loadTarget, .loadBusyTarget: "load a target"
-        case .loadDemo, .loadDemo2: "load a livepatch"
+        case .loadTarget, .loadBusyTarget, .loadBusyTargetHoldingPatch: "load a target"
+        case .loadDemo, .loadDemoFailingOnly, .loadDemo2: "load a livepatch"
         case .unload(let module): module.isLivepatch ? "unload a livepatch" : "unload a target"
         case .disable: "disable a patch"
         case .enable: "enable a patch"
         case .setPrePatchRet: "set pre_patch_ret"
+        case .releasePatchedWork: "release the patched work"
         case .waitForTransition: "wait for the transition"
         }
     }
 
-    /// Every pair a sequence can take: the waits come only mid-transition,
-    /// and with no patch there is nothing to disable or enable.
+    /// Every pair a sequence can take: with no patch there is nothing to
+    /// disable or enable, and the work held in the demo's replacement is
+    /// released only with the patch enabled and no transition (waits are
+    /// never generated: see CallbackModel.allows(_:in:)).
     public static var reachablePairs: [String] {
         let kinds = ["load a target", "load a livepatch", "unload a target", "unload a livepatch",
-                     "disable a patch", "enable a patch", "set pre_patch_ret", "wait for the transition"]
+                     "disable a patch", "enable a patch", "set pre_patch_ret", "release the patched work"]
         return CallbackModel.Phase.allCases.flatMap { phase in
             kinds.compactMap { kind -> String? in
-                if kind == "wait for the transition" && phase != .stalled { return nil }
+                if kind == "release the patched work" && phase != .patched { return nil }
                 if phase == .noPatch && (kind == "disable a patch" || kind == "enable a patch") { return nil }
                 return "\(phase.rawValue) × \(kind)"
             }

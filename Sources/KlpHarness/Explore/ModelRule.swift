@@ -27,6 +27,11 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
     /// to load a livepatch, if the livepatch is loaded after targeted
     /// code"; no unpatch callback runs for the object that failed. Test 6.
     case prePatchFailureRefusesLivepatch = "pre-patch-failure-refuses-livepatch"
+    /// A pre-patch failure after objects whose pre-patch succeeded:
+    /// klp_cancel_transition() (transition.c) completes an unpatching
+    /// transition, whose post-unpatch callbacks run for those objects only
+    /// (obj->callbacks.post_unpatch_enabled, set in klp_pre_patch_callback()).
+    case prePatchFailureUnpatchesEarlierObjects = "pre-patch-failure-unpatches-earlier-objects"
     /// callbacks.rst: "Refuse to load a module, if the livepatch was
     /// already successfully loaded." Test 7.
     case prePatchFailureRefusesModule = "pre-patch-failure-refuses-module"
@@ -43,10 +48,25 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
     /// callbacks.rst: "If a patch transition is reversed, no pre-unpatch
     /// handlers will be run"; post-unpatch runs where pre-patch did. Test 9.
     case reversedTransition = "reversed-transition"
-    /// When the busy task leaves, the stalled transition completes on the
-    /// kernel's next retry and post-patch runs for the objects loaded then
-    /// (klp_complete_transition() in kernel/livepatch/transition.c).
-    case stalledTransitionCompletes = "stalled-transition-completes"
+    /// A work sitting in the demo's replacement stalls an atomic replace:
+    /// klp_check_stack_func() (kernel/livepatch/transition.c) checks the
+    /// previous function on the ops' func_stack when patching.
+    case stalledReplace = "stalled-replace"
+    /// During a replace transition the replace patch has a nop object for
+    /// each object of the replaced patches it lacks (klp_add_nops() in
+    /// core.c): klp_module_coming() and klp_module_going() print "applying
+    /// patch"/"reverting patch" for them, with no callbacks (a dynamic
+    /// object has none); klp_discard_nops() drops them at completion.
+    case nopObjectsDuringReplace = "nop-objects-during-replace"
+    /// Until a replace transition completes, the replaced patch is still on
+    /// klp_patches and is not klp_transition_patch, so klp_module_coming()
+    /// gives a loading module its pre- and post-patch callbacks.
+    case replacedPatchDuringReplace = "replaced-patch-during-replace"
+    /// Disabling a stalled replace reverses it (klp_reverse_transition()):
+    /// no pre-unpatch, post-unpatch for the replace's own objects, and the
+    /// replaced patches stay enabled (klp_unpatch_replaced_patches() runs
+    /// only when a replace completes its patching).
+    case reversedReplace = "reversed-replace"
     /// Only one transition at a time: loading a livepatch or disabling
     /// another patch during one fails with EBUSY (__klp_enable_patch() and
     /// __klp_disable_patch() in kernel/livepatch/core.c).
@@ -70,6 +90,33 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
     /// (livepatch.rst: modules are patched as they load).
     case targetPatchedOnLoad = "target-patched-on-load"
 
+    /// The ways a rule is applied that the explorer must each reach: the
+    /// kind of object, the module, or the path that leads to it. Empty
+    /// when the rule has one way only. Every branch listed here is
+    /// reachable by the four modules (`SequenceGeneratorTests` checks that
+    /// seed 1 reaches each in 200 sequences).
+    public var branches: [String] {
+        switch self {
+        case .prePatchForLoadedObjects, .postPatchAfterTransition, .prePatchFailureRefusesLivepatch,
+             .prePatchFailureUnpatchesEarlierObjects:
+            ["vmlinux", "module"]
+        case .comingModulePatched, .goingModuleUnpatched, .prePatchFailureRefusesModule:
+            [TestModule.target.name, TestModule.busyTarget.name]
+        case .absentTargetHasNoCallbacks, .independentPatches: ["enable", "disable"]
+        case .oneTransitionAtATime: ["insmod", "disable"]
+        case .noSecondEnable, .enabledPatchHoldsModule: ["enabled", "in transition"]
+        case .nopObjectsDuringReplace: ["applying", "reverting"]
+        case .targetPatchedOnLoad: ["returns", "held"]
+        default: []
+        }
+    }
+
+    /// How a branch is named in explore.json and coverage.txt.
+    public func branchName(_ branch: String) -> String { "\(rawValue)/\(branch)" }
+
+    /// Every branch of every rule, by name.
+    public static var allBranches: [String] { allCases.flatMap { rule in rule.branches.map(rule.branchName) } }
+
     /// One line for the coverage report.
     public var summary: String {
         switch self {
@@ -80,12 +127,16 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
         case .comingModulePatched: "a module loading under an enabled patch: pre- and post-patch (COMING)"
         case .goingModuleUnpatched: "a module unloading under an enabled patch: pre- and post-unpatch (GOING)"
         case .prePatchFailureRefusesLivepatch: "a failing pre-patch refuses the livepatch, cancels the transition"
+        case .prePatchFailureUnpatchesEarlierObjects: "a pre-patch failing for one object: post-unpatch for the objects before it"
         case .prePatchFailureRefusesModule: "a failing pre-patch refuses the loading module"
         case .stalledTransition: "a busy task in a patched function stalls the transition"
         case .comingModuleDuringTransition: "a module loading mid-transition: pre-patch only"
         case .goingModuleDuringTransition: "a module unloading mid-transition: post-unpatch only"
         case .reversedTransition: "disabling a stalled patch reverses it: no pre-unpatch"
-        case .stalledTransitionCompletes: "the busy task leaves: the transition completes, post-patch for loaded objects"
+        case .stalledReplace: "a task in the replaced patch's function stalls an atomic replace"
+        case .nopObjectsDuringReplace: "mid-replace, nop objects print applying/reverting lines, no callbacks"
+        case .replacedPatchDuringReplace: "mid-replace, the replaced patch still gives a loading module pre- and post-patch"
+        case .reversedReplace: "disabling a stalled replace reverses it; the replaced patch stays"
         case .oneTransitionAtATime: "a second transition during one is refused (EBUSY)"
         case .atomicReplace: "atomic replace: replaced patches get no unpatch callbacks"
         case .enabledPatchHoldsModule: "an enabled patch's module cannot be unloaded"

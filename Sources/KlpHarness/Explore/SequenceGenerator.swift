@@ -18,8 +18,9 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
 /// Random valid action sequences, reproducible from a seed. Each step picks
 /// among the actions the model allows, weighted toward the places where the
-/// rules differ: states with a stalled transition, a blocking busy module,
-/// a failing pre-patch callback or an atomic-replace patch, and actions
+/// rules differ: states with a stalled transition, a blocking busy module
+/// (in the original work function or the demo's replacement), a failing
+/// pre-patch callback or an atomic-replace patch, and actions
 /// that apply rules the run has applied least so far. The weights use only
 /// the model's predictions, never the kernel's output, so sequence N of a
 /// seed is the same on every kernel.
@@ -32,12 +33,13 @@ public struct SequenceGenerator: Sendable {
 
     /// Every action the alphabet has; the model says which fit a state.
     static let alphabet: [ExploreAction] = [
-        .loadTarget, .loadBusyTarget(blocking: true), .loadBusyTarget(blocking: false),
+        .loadTarget, .loadBusyTarget(blocking: true), .loadBusyTarget(blocking: false), .loadBusyTargetHoldingPatch,
         .loadDemo(prePatchFails: false), .loadDemo(prePatchFails: true),
+        .loadDemoFailingOnly(.target), .loadDemoFailingOnly(.busyTarget),
         .loadDemo2(replace: false), .loadDemo2(replace: true),
     ] + TestModule.allCases.map { .unload($0) }
-        + [TestModule.demo, .demo2].flatMap { [ExploreAction.disable($0), .enable($0), .waitForTransition($0)] }
-        + [.setPrePatchRet(fails: true), .setPrePatchRet(fails: false)]
+        + [TestModule.demo, .demo2].flatMap { [ExploreAction.disable($0), .enable($0)] }
+        + [.setPrePatchRet(fails: true), .setPrePatchRet(fails: false), .releasePatchedWork]
 
     public init(seed: UInt64, model: CallbackModel, lengths: ClosedRange<Int> = 2...9) {
         self.model = model
@@ -50,7 +52,7 @@ public struct SequenceGenerator: Sendable {
         let length = Int.random(in: lengths, using: &random)
         var state = CallbackModel.State()
         var actions: [ExploreAction] = []
-        while actions.count < length || state.released {
+        while actions.count < length {
             var choices: [(ExploreAction, Double)] = []
             for action in Self.alphabet {
                 var after = state
@@ -77,9 +79,16 @@ public struct SequenceGenerator: Sendable {
         var weight = 1.0
         for rule in step.rules { weight += 4.0 / Double(1 + applied[rule, default: 0]) }
         if after.transition != nil { weight += 2 }
-        if after.busyWorkBlocking && after.transition == nil { weight += 1.5 }
+        if (after.busyWorkBlocking || after.patchedWorkBlocking) && after.transition == nil { weight += 1.5 }
         if after.prePatchFails && !before.prePatchFails { weight += 1 }
         if action == .loadDemo2(replace: true) && !before.patches.isEmpty { weight += 1.5 }
+        // The stalled replace needs three steps in order: the demo, busymod
+        // held in its replacement, then the replace.
+        if action == .loadBusyTargetHoldingPatch && before.patch(.demo) != nil { weight += 4 }
+        if action == .loadDemo2(replace: true) && before.patchedWorkBlocking { weight += 8 }
+        // Mid-replace, a target coming or going shows the nop objects.
+        if let transition = before.transition, before.patch(transition.patch)?.replace == true,
+           action == .loadTarget || action == .unload(.target) { weight += 20 }
         // Leaving a clean kernel behind early ends the interesting part.
         if after.isClean && !before.isClean { weight *= 0.3 }
         return weight

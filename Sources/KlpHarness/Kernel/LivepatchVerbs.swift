@@ -67,16 +67,28 @@ public struct LivepatchVerbs {
         try KernelFile.write("1", to: "\(sysfs.patchDirectory(patch))/force")
     }
 
-    /// Whether the busy test module's work function is held in the patched
-    /// function (its `block_transition` parameter reads Y).
+    /// Whether the busy test module's work function is held (its
+    /// `block_transition` or `block_patched` parameter reads Y).
     public func isBlocking(_ module: String) -> Bool {
-        let block = sysfs.parameter("block_transition", of: module)
-        return KernelFile.exists(block) && (try? KernelFile.readValue(block)) == "Y"
+        !heldBlocks(of: module).isEmpty
     }
 
     /// Lets the busy test module's work function return, so transitions can
-    /// finish: `echo N > /sys/module/MODULE/parameters/block_transition`.
+    /// finish: `echo N > /sys/module/MODULE/parameters/block_transition`, and
+    /// the same for `block_patched` (the work held in a livepatch's
+    /// replacement, which would stall disabling that patch).
     public func releaseBlock(of module: String) throws(KernelFileError) {
-        try KernelFile.write("N", to: sysfs.parameter("block_transition", of: module))
+        for file in heldBlocks(of: module) {
+            try KernelFile.write("N", to: file)
+        }
+    }
+
+    /// The busy module's flags that read Y: block_transition holds the
+    /// original work function, block_patched a livepatch's replacement
+    /// (kmod/livepatch-callbacks-busymod.c).
+    func heldBlocks(of module: String) -> [String] {
+        ["block_transition", "block_patched"].map { sysfs.parameter($0, of: module) }.filter { file in
+            KernelFile.exists(file) && (try? KernelFile.readValue(file)) == "Y"
+        }
     }
 }
