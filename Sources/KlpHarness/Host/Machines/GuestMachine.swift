@@ -62,18 +62,14 @@ struct GuestMachine: GuestBooting {
         try image.prepareBoot(arguments: arguments, files: files)
         let channel = "\(folder.root)/.channel"
         let consoleStart = FileBytes.size(consoleLog) ?? 0
-        var guestExit: Int32?
+        var ttyS1: [String] = []
         var lines = LineSplitter()
+        var guestExit: Int32?
+        // Live, line by line: the host's KTAP and its watchdog follow the
+        // guest as it runs.
         func handle(_ line: String) {
-            if line.hasPrefix(GuestImage.exitPrefix) {
-                guestExit = Int32(line.dropFirst(GuestImage.exitPrefix.count).trimmingSpaces)
-            } else if line.hasPrefix("# guest: ") {
-                log("\(release): \(line.dropFirst(2))")
-            } else if line.hasPrefix("klp-harness: ") {
-                log("\(release): guest: \(line.dropFirst("klp-harness: ".count))")
-            } else {
-                onLine(line)
-            }
+            ttyS1.append(line)
+            Self.route(line, release: release, log: log, onLine: onLine, exit: &guestExit)
         }
         _ = try? FileBytes.remove(channel)
         let vm = try launcher.boot(kernel: kernel, initrd: image.path, consoleLog: consoleLog, channel: channel,
@@ -83,9 +79,50 @@ struct GuestMachine: GuestBooting {
         }
         lines.finish().forEach(handle)
         // What the guest delivered, whatever happened next.
-        let received = ResultsChannel.parse((try? FileBytes.read(channel)) ?? [])
+        let recording = BootRecording(ttyS1: ttyS1, channel: (try? FileBytes.read(channel)) ?? [],
+                                      console: Self.lines(of: consoleLog, from: consoleStart),
+                                      qemuStatus: vm.status, timedOut: vm.timedOut, stopped: vm.stopped)
         _ = try? FileBytes.remove(channel)
-        let boot = Boot(vm: vm, received: received, ktapExit: guestExit, console: Self.lines(of: consoleLog, from: consoleStart))
+        if let folder = ProcessInfo.processInfo.environment[BootRecording.environmentKey], !folder.isEmpty {
+            let index = (1...999).first { FileBytes.size("\(folder)/boot-\($0).qemu") == nil } ?? 999
+            try recording.write(to: folder, index: index)
+        }
+        return Self.outcome(of: recording, guestExit: guestExit, release: release, log: log)
+    }
+
+    /// A recorded boot replayed: its ttyS1 lines routed as `boot` routes
+    /// them live, and what it came to. The unit tests replay real boots.
+    static func replay(_ recording: BootRecording, release: String, log: (String) -> Void,
+                       onLine: (String) -> Void) -> Boot {
+        var guestExit: Int32?
+        for line in recording.ttyS1 {
+            route(line, release: release, log: log, onLine: onLine, exit: &guestExit)
+        }
+        return outcome(of: recording, guestExit: guestExit, release: release, log: log)
+    }
+
+    /// One ttyS1 line: the init's exit line is kept, the guest's own
+    /// messages (`# guest: …`, `klp-harness: …`) go to the log, the rest to
+    /// `onLine`.
+    static func route(_ line: String, release: String, log: (String) -> Void, onLine: (String) -> Void,
+                      exit: inout Int32?) {
+        if line.hasPrefix(GuestImage.exitPrefix) {
+            exit = Int32(line.dropFirst(GuestImage.exitPrefix.count).trimmingSpaces)
+        } else if line.hasPrefix("# guest: ") {
+            log("\(release): \(line.dropFirst(2))")
+        } else if line.hasPrefix("klp-harness: ") {
+            log("\(release): guest: \(line.dropFirst("klp-harness: ".count))")
+        } else {
+            onLine(line)
+        }
+    }
+
+    /// What a boot came to: QEMU's end, the channel parsed, the console.
+    static func outcome(of recording: BootRecording, guestExit: Int32?, release: String, log: (String) -> Void) -> Boot {
+        let vm = Subprocess.Outcome(status: recording.qemuStatus, timedOut: recording.timedOut, output: "",
+                                    stopped: recording.stopped)
+        let boot = Boot(vm: vm, received: ResultsChannel.parse(recording.channel), ktapExit: guestExit,
+                        console: recording.console)
         if guestExit == nil, boot.channelExit != nil {
             log("\(release): the guest's exit status came over the results channel only (its KTAP stream lost the last line)")
         }
