@@ -69,10 +69,10 @@ struct LavaResultsCommand: HarnessSubcommand {
         for scenario in run.scenarios {
             let result = scenario.lavaResult ?? (scenario.finished ? "none" : "unfinished")
             let seconds = scenario.seconds.map { String(format: "%8.3f s", $0) } ?? ""
-            printLine("  \(result.padding(toLength: 10, withPad: " ", startingAt: 0))\(scenario.name.padding(toLength: width + 2, withPad: " ", startingAt: 0))\(seconds)")
+            printLine("  \(result.padding(toLength: 11, withPad: " ", startingAt: 0))\(scenario.name.padding(toLength: width + 2, withPad: " ", startingAt: 0))\(seconds)")
         }
         for other in run.otherCases {
-            printLine("  \(other.result.padding(toLength: 10, withPad: " ", startingAt: 0))\(other.name) (test case of \(other.definition), not a scenario)")
+            printLine("  \(other.result.padding(toLength: 11, withPad: " ", startingAt: 0))\(other.name) (test case of \(other.definition), not a scenario)")
         }
         let failed = run.scenarios.filter { $0.lavaResult != "pass" && $0.lavaResult != "skip" }
         let passed = run.scenarios.filter { $0.lavaResult == "pass" }.count
