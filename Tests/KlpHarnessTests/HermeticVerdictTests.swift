@@ -422,6 +422,14 @@ struct Recording {
         return lines
     }
 
+    /// This boot as the host would have recorded it. QEMU exits 0 after
+    /// the init's `reboot -f` under -no-reboot, and with a status of its own
+    /// after a panic (panic=-1).
+    func boot(release: String) throws -> BootRecording {
+        BootRecording(ttyS1: ktap, channel: try channel(release: release), console: console,
+                      qemuStatus: crashIn == nil ? 0 : 1)
+    }
+
     func frame(_ path: String, _ bytes: [UInt8]) -> [UInt8] {
         Array("\(ResultsChannel.tag)\(bytes.count) \(path)\n".utf8) + bytes
     }
@@ -457,36 +465,34 @@ final class ReplayedGuest: GuestBooting {
     let wallClock = Deadline(after: .seconds(3600))
     let log: (String) -> Void = { _ in }
     let firstQemuComplaint: String? = nil
-    private var recordings: [Recording]
+    /// Each boot, and what to do to the host's folder before it returns.
+    private var boots: [(recording: BootRecording, beforeReturning: ((ResultsFolder) throws -> Void)?)]
 
-    init(folder: ResultsFolder, recordings: [Recording]) {
+    init(folder: ResultsFolder, boots: [(recording: BootRecording, beforeReturning: ((ResultsFolder) throws -> Void)?)]) {
         self.folder = folder
-        self.recordings = recordings
+        self.boots = boots
+    }
+
+    /// A fresh results folder.
+    static func makeFolder() throws -> ResultsFolder {
+        let folder = ResultsFolder(root: NSTemporaryDirectory() + "klp-verdict-" + UUID().uuidString, release: "6.1.0-57-amd64")
+        try FileBytes.makeDirectories(folder.root)
+        return folder
     }
 
     static func make(_ recordings: [Recording]) throws -> (ReplayedGuest, ResultsFolder) {
-        let folder = ResultsFolder(root: NSTemporaryDirectory() + "klp-verdict-" + UUID().uuidString, release: "6.1.0-57-amd64")
-        try FileBytes.makeDirectories(folder.root)
-        return (ReplayedGuest(folder: folder, recordings: recordings), folder)
+        let folder = try makeFolder()
+        let boots = try recordings.map { (try $0.boot(release: "6.1.0-57-amd64"), $0.beforeReturning) }
+        return (ReplayedGuest(folder: folder, boots: boots), folder)
     }
 
+    /// Through the same routing as a live boot (`GuestMachine.replay`).
     func boot(arguments: [String], files: [(name: String, text: String)], stopWhen: (@Sendable () -> Bool)?,
               onLine: (String) -> Void) throws -> GuestMachine.Boot {
-        guard !recordings.isEmpty else { throw HarnessError.infrastructure("no recorded boot left") }
-        let recording = recordings.removeFirst()
-        var ktapExit: Int32?
-        for line in recording.ktap {
-            if line.hasPrefix(GuestImage.exitPrefix) {
-                ktapExit = Int32(line.dropFirst(GuestImage.exitPrefix.count))
-            } else if !line.hasPrefix("# guest: ") {
-                onLine(line)
-            }
-        }
-        let received = ResultsChannel.parse(try recording.channel(release: release))
-        try recording.beforeReturning?(folder)
-        // QEMU exits 0 after the init's `reboot -f` under -no-reboot, and
-        // with a status of its own after a panic (panic=-1).
-        let vm = Subprocess.Outcome(status: recording.crashIn == nil ? 0 : 1, timedOut: false, output: "")
-        return GuestMachine.Boot(vm: vm, received: received, ktapExit: ktapExit, console: recording.console)
+        guard !boots.isEmpty else { throw HarnessError.infrastructure("no recorded boot left") }
+        let (recording, beforeReturning) = boots.removeFirst()
+        let boot = GuestMachine.replay(recording, release: release, log: log, onLine: onLine)
+        try beforeReturning?(folder)
+        return boot
     }
 }

@@ -25,10 +25,9 @@ struct RecordedBootTests {
     }
 
     func replay(_ recordings: [BootRecording]) throws -> Outcome {
-        let folder = ResultsFolder(root: NSTemporaryDirectory() + "klp-recorded-" + UUID().uuidString, release: "6.1.0-57-amd64")
-        try FileBytes.makeDirectories(folder.root)
+        let folder = try ReplayedGuest.makeFolder()
         var stdout: [String] = []
-        let run = SuiteBoots(machine: RecordedGuest(folder: folder, recordings: recordings),
+        let run = SuiteBoots(machine: ReplayedGuest(folder: folder, boots: recordings.map { ($0, nil) }),
                              scenarios: Self.names.map(HermeticVerdictTests.scenario), scenarioTimeout: 60,
                              emit: { stdout.append($0) }, narrate: false)
         return Outcome(result: try run.run(), stdout: stdout, folder: folder)
@@ -87,26 +86,5 @@ struct RecordedBootTests {
         // quiet: its entry stands, but the run has no verdict.
         #expect(outcome.result.document.scenarios.map(\.status) == [.pass, .crash, .pass])
         #expect(!outcome.result.document.complete)
-    }
-}
-
-/// Recorded boots, in order, through the same routing as a live boot.
-final class RecordedGuest: GuestBooting {
-    let release = "6.1.0-57-amd64"
-    let folder: ResultsFolder
-    let wallClock = Deadline(after: .seconds(3600))
-    let log: (String) -> Void = { _ in }
-    let firstQemuComplaint: String? = nil
-    private var recordings: [BootRecording]
-
-    init(folder: ResultsFolder, recordings: [BootRecording]) {
-        self.folder = folder
-        self.recordings = recordings
-    }
-
-    func boot(arguments: [String], files: [(name: String, text: String)], stopWhen: (@Sendable () -> Bool)?,
-              onLine: (String) -> Void) throws -> GuestMachine.Boot {
-        guard !recordings.isEmpty else { throw HarnessError.infrastructure("no recorded boot left") }
-        return GuestMachine.replay(recordings.removeFirst(), release: release, log: log, onLine: onLine)
     }
 }
