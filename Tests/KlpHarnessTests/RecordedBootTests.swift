@@ -18,6 +18,12 @@ struct RecordedBootTests {
         return try (1...2).map { index in try #require(try BootRecording.read(from: folder, index: index)) }
     }
 
+    /// Where each frame's `KLP-FILE ` header starts in a channel recording.
+    static func frameStarts(_ channel: [UInt8]) -> [Int] {
+        let tag = Array(ResultsChannel.tag.utf8)
+        return channel.indices.filter { channel[$0...].starts(with: tag) }
+    }
+
     struct Outcome {
         var result: SuiteBoots.Result
         var stdout: [String]
@@ -61,10 +67,8 @@ struct RecordedBootTests {
     @Test("the second boot's channel cut inside its last frame: no verdict")
     func cutFrame() throws {
         var recordings = try Self.recordings()
-        let exitFrame = Array("KLP-FILE ".utf8)
         // Cut in the middle of the frame before the init's exit status.
-        let frames = recordings[1].channel.indices.filter { recordings[1].channel[$0...].starts(with: exitFrame) }
-        let last = try #require(frames.dropLast().last)
+        let last = try #require(Self.frameStarts(recordings[1].channel).dropLast().last)
         recordings[1].channel = Array(recordings[1].channel[..<(last + 30)])
         let outcome = try replay(recordings)
         #expect(outcome.result.status == .infrastructure)
@@ -77,8 +81,7 @@ struct RecordedBootTests {
         recordings[1].ttyS1.removeAll { $0.hasPrefix(GuestImage.exitPrefix) }
         let received = ResultsChannel.parse(recordings[1].channel)
         #expect(received.files[GuestImage.exitStatusFile] != nil)
-        let frames = recordings[1].channel.indices.filter { recordings[1].channel[$0...].starts(with: Array("KLP-FILE ".utf8)) }
-        recordings[1].channel = Array(recordings[1].channel[..<(try #require(frames.last))])
+        recordings[1].channel = Array(recordings[1].channel[..<(try #require(Self.frameStarts(recordings[1].channel).last))])
         let outcome = try replay(recordings)
         #expect(outcome.result.status == .infrastructure)
         #expect(outcome.result.infrastructureError?.contains("without the runner's exit status") == true)
