@@ -34,11 +34,19 @@ public struct ExploreDocument: Codable, Sendable {
         /// The kernel's transcript, kept when it is compared between
         /// kernels or differs from the model's.
         public var actual: [String]?
+        /// When the kernel crashed during this sequence (status "crash"):
+        /// the console excerpt, its headline first. Set by the host, which
+        /// alone sees the console.
+        public var crash: [String]?
     }
 
     public struct Mismatch: Codable, Sendable, Equatable {
         public var sequence: Int
         public var original: [ExploreAction]
+        /// "crash" when the sequence crashed the kernel (the shrunk body
+        /// still crashes it); nil when the kernel's transcript differs from
+        /// the model's (or, under --compare, from another kernel's).
+        public var kind: String?
         public var shrunk: [ExploreAction]?
         public var shrinkRuns: Int?
         public var shrinkSeconds: Double?
