@@ -69,8 +69,16 @@ struct ExploreCommand: HarnessSubcommand {
     @Option(name: .customLong("model-mutation"), help: ArgumentHelp("Test only: run with a deliberately wrong model rule, which the run must catch.", visibility: .hidden))
     var modelMutation: CallbackModel.Mutation?
 
+    @Option(help: ArgumentHelp("Start at generated sequence N (the earlier ones are generated, not run): 'vm --explore' boots again after a kernel crash and goes on from there.", valueName: "N", visibility: .hidden))
+    var first = 1
+
+    @Option(name: .customLong("crash-in-sequence"), help: ArgumentHelp("Test only: generated sequence K also loads livepatch-callbacks-crash.ko crash=oops, which crashes the kernel.", valueName: "K", visibility: .hidden))
+    var crashInSequence: Int?
+
     func validate() throws {
         guard count > 0 else { throw ValidationError("--count must be at least 1") }
+        guard first >= 1 else { throw ValidationError("--first must be at least 1") }
+        if let crashInSequence, crashInSequence < 1 { throw ValidationError("--crash-in-sequence must be at least 1") }
         guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
@@ -79,7 +87,9 @@ struct ExploreCommand: HarnessSubcommand {
             let model = CallbackModel(mutation: modelMutation)
             var generator = SequenceGenerator(seed: seed, model: model)
             for number in 1...count {
-                guard let sequence = ExploreSequence(number: number, body: generator.next(), model: model) else { continue }
+                var body = generator.next()
+                if number == crashInSequence { body = Explorer.seedingCrash(in: body, model: model) }
+                guard number >= first, let sequence = ExploreSequence(number: number, body: body, model: model) else { continue }
                 printLine(sequence.scenarioText(model: model, header: ["seed \(seed), sequence \(number)"]))
             }
             return
@@ -92,6 +102,8 @@ struct ExploreCommand: HarnessSubcommand {
         options.recordOnly = recordTranscripts
         options.resultsChannel = resultsChannel
         options.mutation = modelMutation
+        options.first = first
+        options.crashInSequence = crashInSequence
         if let sequences {
             options.bodies = try ExploreBodies.read(sequences)
         }

@@ -112,6 +112,7 @@ struct VMCommand: HarnessSubcommand {
         var explore = KernelMatrix.ExploreOptions(count: count, seed: exploring.seed)
         explore.compare = exploring.compare
         explore.mutation = exploring.modelMutation
+        explore.crashInSequence = exploring.crashInSequence
         // explore's own default, not the suite's: a sequence is shorter
         // than a scenario, and both commands must agree.
         explore.timeout = suite.givenTimeout ?? Explorer.defaultTimeoutSeconds
@@ -143,10 +144,16 @@ struct ExploreOptions: ParsableArguments {
     @Option(name: .customLong("model-mutation"), help: ArgumentHelp("Test only: explore with a deliberately wrong model rule.", visibility: .hidden))
     var modelMutation: CallbackModel.Mutation?
 
+    @Option(name: .customLong("crash-in-sequence"), help: ArgumentHelp("Test only: generated sequence K also loads livepatch-callbacks-crash.ko crash=oops, which crashes the kernel.", valueName: "K", visibility: .hidden))
+    var crashInSequence: Int?
+
     func validate() throws {
         if let explore, explore < 1 { throw ValidationError("--explore needs at least 1 sequence") }
-        if explore == nil && (compare || modelMutation != nil) {
-            throw ValidationError("--compare and --model-mutation go with --explore N")
+        if explore == nil && (compare || modelMutation != nil || crashInSequence != nil) {
+            throw ValidationError("--compare, --model-mutation and --crash-in-sequence go with --explore N")
+        }
+        if let crashInSequence, crashInSequence < 1 || compare {
+            throw ValidationError("--crash-in-sequence needs a sequence number of at least 1, and not --compare")
         }
     }
 }

@@ -182,6 +182,11 @@ public struct CallbackModel: Sendable {
             return state.patchedWorkBlocking && state.transition == nil
         case .waitForTransition:
             return false
+        case .loadCrashModule:
+            // Allowed anywhere: the kernel dies, so what follows does not
+            // matter (where it oopses is Explorer.seedingCrash(in:model:)'s
+            // concern).
+            return true
         }
     }
 
@@ -233,6 +238,8 @@ public struct CallbackModel: Sendable {
             run.state.prePatchFails = fails
         case .waitForTransition:
             break // never allowed: see allows(_:in:)
+        case .loadCrashModule:
+            break // test only: predicts nothing, the kernel panics
         }
         state = run.state
         return Step(command: action.command(stalls: stalls), lines: run.lines, rules: run.rules, branches: run.branches, phase: phase)

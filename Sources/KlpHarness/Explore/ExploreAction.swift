@@ -49,6 +49,16 @@ public enum ExploreAction: Hashable, Codable, Sendable {
     /// `wait_for_transition PATCH`: parsed, never generated (see
     /// `CallbackModel.allows(_:in:)`).
     case waitForTransition(TestModule)
+    /// `insmod livepatch-callbacks-crash.ko crash=oops`: test only, never
+    /// generated. kmod/livepatch-callbacks-crash.c oopses in its pre-patch
+    /// callback, and the guest's `oops=panic` turns that into a panic: the
+    /// explorer's own test (`explore --crash-in-sequence K`) seeds a
+    /// kernel crash with it to prove a crash is recorded, shrunk, and the
+    /// run goes on after a new boot.
+    case loadCrashModule
+
+    /// The test-only module `loadCrashModule` loads.
+    public static let crashModuleFile = "livepatch-callbacks-crash.ko"
 
     /// The errno the demo's pre-patch callback returns when told to fail.
     ///
@@ -92,6 +102,8 @@ public enum ExploreAction: Hashable, Codable, Sendable {
             "echo \(fails ? Self.prePatchError : 0) > /sys/module/\(TestModule.demo.name)/parameters/pre_patch_ret"
         case .waitForTransition(let patch):
             "wait_for_transition \(patch.name)"
+        case .loadCrashModule:
+            "insmod \(Self.crashModuleFile) crash=oops"
         }
     }
 
@@ -125,6 +137,7 @@ public enum ExploreAction: Hashable, Codable, Sendable {
                 self = .loadDemoFailingOnly(object)
             case (TestModule.demo2.file, []): self = .loadDemo2(replace: false)
             case (TestModule.demo2.file, ["replace=1"]): self = .loadDemo2(replace: true)
+            case (Self.crashModuleFile, ["crash=oops"]): self = .loadCrashModule
             default: return nil
             }
         case .remove(let name):

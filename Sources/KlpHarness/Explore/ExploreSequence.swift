@@ -138,6 +138,7 @@ public enum ExploreCoverage {
         case .setPrePatchRet: "set pre_patch_ret"
         case .releasePatchedWork: "release the patched work"
         case .waitForTransition: "wait for the transition"
+        case .loadCrashModule: "load the crash module (test only)"
         }
     }
 

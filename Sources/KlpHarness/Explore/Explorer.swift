@@ -26,6 +26,14 @@ public struct Explorer {
         public var shrinkLimit = 3
         /// Candidate runs per shrink.
         public var shrinkBudget = 200
+        /// The first generated sequence to run: the host's boot after a
+        /// kernel crash goes on from the crashed sequence's successor. The
+        /// earlier bodies are generated and discarded, so the numbers and
+        /// bodies are the seed's.
+        public var first = 1
+        /// Test only: sequence K also loads the crash module with
+        /// crash=oops (see `seedingCrash(in:model:)`).
+        public var crashInSequence: Int?
 
         public init(modules: String, results: String) {
             self.modules = modules
@@ -81,9 +89,15 @@ public struct Explorer {
             + (options.recordOnly ? "; recording transcripts for --compare" : ""))
         var outcomes: [ScenarioStatus] = []
         var shrunk = 0
-        for number in stride(from: 1, through: planned, by: 1) {
+        if options.bodies == nil {
+            for _ in stride(from: 1, to: options.first, by: 1) { _ = generator.next() }
+        }
+        for number in stride(from: max(1, options.first), through: planned, by: 1) {
             if Interruption.isRequested { break }
-            let body = options.bodies?[number - 1] ?? generator.next()
+            var body = options.bodies?[number - 1] ?? generator.next()
+            if options.bodies == nil && number == options.crashInSequence {
+                body = Self.seedingCrash(in: body, model: model)
+            }
             guard let sequence = ExploreSequence(number: number, body: body, model: model) else {
                 throw HarnessError.badInput("sequence \(number) is not valid for the model: \(body.map { $0.command() })",
                                             remedy: "pass sequences made by 'klp-harness explore' or its shrinker")
@@ -121,6 +135,37 @@ public struct Explorer {
         report.totals(StatusTally(outcomes))
         if Interruption.isRequested { return Interruption.exitStatus }
         return outcomes.allSatisfy { $0 == .pass } ? .passed : .failed
+    }
+
+    /// Sequence `number` of `seed` as the guest generates it (with the
+    /// test-only crash load when `crashInSequence` is `number`): the host
+    /// needs the body of a sequence during which the kernel crashed, since
+    /// the guest died before it could report it.
+    public static func generatedBody(seed: UInt64, number: Int, model: CallbackModel, crashInSequence: Int? = nil) -> [ExploreAction] {
+        var generator = SequenceGenerator(seed: seed, model: model)
+        for _ in stride(from: 1, to: number, by: 1) { _ = generator.next() }
+        let body = generator.next()
+        return number == crashInSequence ? seedingCrash(in: body, model: model) : body
+    }
+
+    /// `body` with the crash module's load inserted in its second half,
+    /// at the first point with no transition in progress:
+    /// __klp_enable_patch() (kernel/livepatch/core.c) refuses a patch with
+    /// -EBUSY while another transitions, before any pre-patch callback, so
+    /// the load would not oops there. Before the first action the kernel
+    /// is clean, so a point always exists. Actions before and after it
+    /// give the shrinker something to remove.
+    public static func seedingCrash(in body: [ExploreAction], model: CallbackModel) -> [ExploreAction] {
+        var state = CallbackModel.State()
+        var quiet: [Int] = [0]
+        for (index, action) in body.enumerated() {
+            guard model.apply(action, to: &state) != nil else { break }
+            if state.transition == nil { quiet.append(index + 1) }
+        }
+        let point = quiet.first { $0 >= body.count / 2 } ?? quiet.last ?? 0
+        var seeded = body
+        seeded.insert(.loadCrashModule, at: point)
+        return seeded
     }
 
     /// Shrinks a mismatching sequence on this kernel and writes the result

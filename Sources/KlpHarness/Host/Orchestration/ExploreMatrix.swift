@@ -1,7 +1,8 @@
 import Foundation
 
 /// `klp-harness vm --explore N --seed S`: the explorer in the hermetic guest
-/// of each kernel, one boot each. With `--compare`, the same sequences run
+/// of each kernel, one boot each, and another after each kernel crash
+/// (ExploreBoot.explore). With `--compare`, the same sequences run
 /// on two kernels with no model; the first sequence whose transcripts
 /// differ is shrunk, in rounds that boot both kernels with a batch of
 /// candidates, to a minimal scenario.
@@ -18,12 +19,13 @@ struct ExploreMatrix {
     func run() throws -> ExitStatus {
         if explore.compare { return try compare() }
         let streaming = prepared.count == 1
-        let outcomes = try boot(arguments: explore.arguments(), files: [], root: resultsRoot, streaming: streaming, clear: true)
+        let outcomes = try boot(arguments: explore.arguments(), files: [], root: resultsRoot, streaming: streaming, clear: true,
+                                surviving: explore)
         for (index, outcome) in outcomes.enumerated() {
             let release = prepared[index].kernel.release
             if let document = outcome.document {
                 if !streaming { document.summary.forEach { log("\(release): \($0)") } }
-                log("\(release): explore results in \(resultsRoot)/\(release)/\(Explorer.folderName)/ (explore.json, coverage.txt\(document.mismatches.isEmpty ? "" : ", the shrunk .scenario and .diff files"))")
+                log("\(release): explore results in \(resultsRoot)/\(release)/\(Explorer.folderName)/ (explore.json, coverage.txt\(document.mismatches.isEmpty ? "" : ", the shrunk .scenario files with their .diff or .crash.txt"))")
             }
             if let reason = outcome.infrastructureError {
                 log("\(release): error: \(reason); console log: \(resultsRoot)/\(release)/\(ResultsFolder.consoleLogName)")
@@ -34,9 +36,11 @@ struct ExploreMatrix {
     }
 
     /// Boots every kernel once with the same runner arguments (up to -j at
-    /// a time) and returns what each guest reported.
+    /// a time) and returns what each guest reported. With `surviving`, a
+    /// kernel crash does not end a kernel's run: its guest boots again for
+    /// the rest of those options' sequences and the crash is shrunk.
     func boot(arguments: [String], files: [(name: String, text: String)], root: String, streaming: Bool,
-              clear: Bool) throws -> [ExploreBoot.Result] {
+              clear: Bool, surviving: KernelMatrix.ExploreOptions? = nil) throws -> [ExploreBoot.Result] {
         let results = ExploreResults(count: prepared.count)
         KernelMatrix.concurrently(prepared.count, width: vm.options.jobs) { index in
             guard !Interruption.isRequested else { return }
@@ -51,7 +55,7 @@ struct ExploreMatrix {
                 let started = ContinuousClock.now
                 let run = ExploreBoot(machine: vm.machine(kernel, image: images[index], folder: folder, accelerator: accelerator),
                                      emit: streaming ? { vm.output($0) } : nil)
-                let result = try run.run(arguments: arguments, files: files)
+                let result = try surviving.map { try run.explore($0) } ?? run.run(arguments: arguments, files: files)
                 log("\(release): VM finished in \((ContinuousClock.now - started).secondsText) (exit \(result.status.rawValue))")
                 results.set(index, result)
             } catch {

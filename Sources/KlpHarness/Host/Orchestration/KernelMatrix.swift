@@ -47,18 +47,24 @@ public struct KernelMatrix: Sendable {
         public var compare = false
         public var mutation: CallbackModel.Mutation?
         public var timeout = Explorer.defaultTimeoutSeconds
+        /// Test only: generated sequence K crashes the kernel (`explore
+        /// --crash-in-sequence`).
+        public var crashInSequence: Int?
 
         public init(count: Int, seed: UInt64) {
             self.count = count
             self.seed = seed
         }
 
-        /// The guest runner's arguments for one boot.
-        func arguments(sequencesFile: String? = nil) -> [String] {
+        /// The guest runner's arguments for one boot: generated sequences
+        /// from `first` on, or the bodies in `sequencesFile`.
+        func arguments(sequencesFile: String? = nil, first: Int = 1) -> [String] {
             var words = ["explore", "--seed", String(seed), "--count", String(count), "--timeout", String(timeout)]
             if compare { words.append("--record-transcripts") }
             if let sequencesFile { words += ["--sequences", sequencesFile] }
             if let mutation { words += ["--model-mutation", mutation.rawValue] }
+            if sequencesFile == nil, let crashInSequence { words += ["--crash-in-sequence", String(crashInSequence)] }
+            if sequencesFile == nil, first > 1 { words += ["--first", String(first)] }
             return words
         }
     }
