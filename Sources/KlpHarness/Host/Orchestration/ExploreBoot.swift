@@ -330,12 +330,14 @@ struct ExploreBoot {
         let final = ExploreSequence(number: sequence.number, body: body, model: model)
         let header = [
             "Crashed the kernel (\(release)). Found by klp-harness vm --explore \(options.count) --seed \(options.seed)"
-                + (options.crashInSequence.map { " --crash-in-sequence \($0) (a crash seeded by the harness's own test)" } ?? "") + ":",
-            "sequence \(sequence.number), shrunk from \(sequence.body.count) to \(body.count) action(s) (plus the teardown) in \(rounds) round(s),",
-            "each a boot with a batch of candidates (\(tried) candidate(s) offered); still crashes the kernel.",
-            "\(base).crash.txt has the console of the smallest reproducer. The lines under each action are the",
-            "model's; the kernel does not get past the action that crashes it. Find the bug before this file",
-            "goes into scenarios/.",
+                + (options.crashInSequence.map { " --crash-in-sequence \($0)" } ?? "") + ":",
+            "sequence \(sequence.number), shrunk from \(sequence.body.count) to \(body.count) action(s) (plus the teardown)",
+            "in \(rounds) round(s), each a boot with a batch of candidates (\(tried) candidate(s) run);",
+            "and it still crashes the kernel."
+                + (options.crashInSequence == nil ? "" : " The crash was seeded by the harness's own test."),
+            "\(base).crash.txt has the console of the smallest reproducer. The lines under",
+            "each action are the model's; the kernel does not get past the one that",
+            "crashes it. Find the bug before this file goes into scenarios/.",
         ]
         var files: [String] = []
         try FileBytes.makeDirectories("\(machine.folder.root)/\(Explorer.folderName)")
