@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import KlpHarness
 
@@ -91,5 +92,143 @@ struct ExploreCrashRecoveryTests {
         #expect(whole?.seconds == 2)
         #expect(whole?.transitions == 2)
         #expect(whole?.complete == true)
+    }
+}
+
+/// Real boots of `vm --explore 6 --seed 1 --crash-in-sequence 3` on 6.1
+/// (Fixtures/boots/explore-crash-6.1, README there), replayed through
+/// `ExploreBoot.explore` as `GuestMachine` delivered them.
+@Suite("Explore: a recorded crash replayed")
+struct ExploreCrashReplayTests {
+    /// Hands out recorded boots in order and keeps what each was asked.
+    final class Guest: GuestBooting {
+        let release = "6.1.0-57-amd64"
+        let folder: ResultsFolder
+        let wallClock = Deadline(after: .seconds(3600))
+        let log: (String) -> Void = { _ in }
+        let firstQemuComplaint: String? = nil
+        var recordings: [BootRecording]
+        var asked: [(arguments: [String], files: [(name: String, text: String)])] = []
+
+        init(folder: ResultsFolder, recordings: [BootRecording]) {
+            self.folder = folder
+            self.recordings = recordings
+        }
+
+        func boot(arguments: [String], files: [(name: String, text: String)], stopWhen: (@Sendable () -> Bool)?,
+                  onLine: (String) -> Void) throws -> GuestMachine.Boot {
+            asked.append((arguments, files))
+            guard !recordings.isEmpty else { throw HarnessError.infrastructure("no recorded boot left") }
+            return GuestMachine.replay(recordings.removeFirst(), release: release, log: log, onLine: onLine)
+        }
+    }
+
+    static func recordings() throws -> [BootRecording] {
+        let folder = try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/boots/explore-crash-6.1").path
+        return try (1...5).map { index in try #require(try BootRecording.read(from: folder, index: index)) }
+    }
+
+    static var options: KernelMatrix.ExploreOptions {
+        var options = KernelMatrix.ExploreOptions(count: 6, seed: 1)
+        options.crashInSequence = 3
+        return options
+    }
+
+    @Test("the crash is its sequence's, the next boot goes on from 4, the shrink ends at the crash load")
+    func crashedRunGoesOn() throws {
+        let folder = try ReplayedGuest.makeFolder()
+        let guest = Guest(folder: folder, recordings: try Self.recordings())
+        var stdout: [String] = []
+        let result = try ExploreBoot(machine: guest, emit: { stdout.append($0) }).explore(Self.options)
+        #expect(result.status == .failed)
+        #expect(result.infrastructureError == nil)
+        let document = try #require(result.document)
+        #expect(document.sequences.map(\.number) == [1, 2, 3, 4, 5, 6])
+        #expect(document.sequences.map(\.status) == ["pass", "pass", "crash", "pass", "pass", "pass"])
+        #expect(document.complete)
+        #expect(document.sequences[2].crash?.first == "BUG: kernel NULL pointer dereference, address: 0000000000000000")
+        #expect(document.sequences[2].crash?.contains { $0.contains("RIP: 0010:pre_patch_callback") } == true)
+        // Sequences 1 and 2 came back from the crashed boot's KTAP alone.
+        #expect(document.sequences[0].body == Explorer.generatedBody(seed: 1, number: 1, model: CallbackModel()))
+
+        // The second boot starts at 4; each round runs only its batch.
+        #expect(guest.asked.count == 5)
+        #expect(guest.asked[0].arguments.contains("--crash-in-sequence") && !guest.asked[0].arguments.contains("--first"))
+        #expect(guest.asked[1].arguments.suffix(2) == ["--first", "4"])
+        for round in guest.asked[2...] {
+            #expect(round.arguments.contains("--sequences") && round.arguments.suffix(2) == ["--shrink-limit", "0"])
+            #expect(round.files.map(\.name) == ["sequences.json"])
+        }
+        let firstBatch = try JSONDecoder().decode([[ExploreAction]].self, from: Data(try #require(guest.asked[2].files.first).text.utf8))
+        #expect(firstBatch == SequenceShrinker(model: CallbackModel()).candidates(of: document.sequences[2].body))
+
+        let mismatch = try #require(document.mismatches.first)
+        #expect(mismatch.kind == "crash")
+        #expect(mismatch.shrunk == [.loadCrashModule])
+        #expect(mismatch.files == ["explore/seed1-sequence3.scenario", "explore/seed1-sequence3.crash.txt"])
+        let scenario = try String(contentsOfFile: "\(folder.root)/explore/seed1-sequence3.scenario", encoding: .utf8)
+        #expect(scenario.hasPrefix("# Crashed the kernel (6.1.0-57-amd64)."))
+        #expect(scenario.hasSuffix("% insmod livepatch-callbacks-crash.ko crash=oops\n"))
+
+        // One KTAP stream, its run lines once.
+        #expect(stdout.filter { $0 == "KTAP version 1" }.count == 1)
+        #expect(stdout.filter { $0.hasPrefix("1..") } == ["1..6"])
+        #expect(stdout.filter { $0.hasPrefix("ok ") || $0.hasPrefix("not ok ") }
+            == ["ok 1 sequence-1", "ok 2 sequence-2", "not ok 3 sequence-3", "ok 4 sequence-4", "ok 5 sequence-5", "ok 6 sequence-6"])
+        #expect(stdout.filter { $0.hasPrefix("# Totals: ") } == ["# Totals: pass:5 fail:1 xfail:0 xpass:0 skip:0 error:0"])
+        #expect(stdout.last == "5 passed, 1 failed")
+        // The explore.json on disk is the merged one, not the second boot's.
+        let onDisk = try JSONDecoder().decode(ExploreDocument.self, from: Data(try FileBytes.read("\(folder.root)/explore/explore.json")))
+        #expect(onDisk.sequences.count == 6)
+    }
+
+    @Test("a boot after the crash that never comes up is still an infrastructure error, beside the crash")
+    func laterBootFails() throws {
+        let folder = try ReplayedGuest.makeFolder()
+        let recordings = try Self.recordings()
+        let dead = BootRecording(ttyS1: [], channel: [], console: [], qemuStatus: 1)
+        let guest = Guest(folder: folder, recordings: [recordings[0], dead] + recordings[2...])
+        let result = try ExploreBoot(machine: guest, emit: { _ in }).explore(Self.options)
+        #expect(result.status == .failed)
+        #expect(result.infrastructureError?.contains("without the explorer's exit status") == true)
+        let document = try #require(result.document)
+        #expect(document.sequences.map(\.status) == ["pass", "pass", "crash"])
+        #expect(!document.complete)
+        #expect(document.mismatches.first?.shrunk == [.loadCrashModule])
+    }
+
+    @Test("a later boot that crashes before its first verdict blames its first sequence")
+    func laterBootCrashesAtOnce() throws {
+        let folder = try ReplayedGuest.makeFolder()
+        let recordings = try Self.recordings()
+        // The first boot's crash again, but before any result line.
+        var early = recordings[0]
+        early.ttyS1.removeAll { $0.hasPrefix("ok ") }
+        // Crash in 3, then in 4 (the last); 3 shrinks in three rounds, and
+        // 4's first round does not crash (the recorded boot that ran 4 to 6).
+        let guest = Guest(folder: folder, recordings: [recordings[0], early] + recordings[2...] + [recordings[1]])
+        var options = Self.options
+        options.count = 4
+        let result = try ExploreBoot(machine: guest, emit: { _ in }).explore(options)
+        let document = try #require(result.document)
+        #expect(document.sequences.map(\.number) == [1, 2, 3, 4])
+        #expect(document.sequences.map(\.status) == ["pass", "pass", "crash", "crash"])
+        #expect(guest.asked[1].arguments.suffix(2) == ["--first", "4"])
+        #expect(document.mismatches.map(\.sequence) == [3, 4])
+        #expect(document.mismatches.allSatisfy { $0.kind == "crash" })
+    }
+
+    @Test("without a crash: one boot, the guest's own stream and document")
+    func noCrashIsOneBoot() throws {
+        let folder = try ReplayedGuest.makeFolder()
+        // The second recorded boot ran 4 to 6 and exited; replayed alone it
+        // is a run without a crash.
+        let guest = Guest(folder: folder, recordings: [try Self.recordings()[1]])
+        var stdout: [String] = []
+        let result = try ExploreBoot(machine: guest, emit: { stdout.append($0) }).explore(Self.options)
+        #expect(guest.asked.count == 1)
+        #expect(result.status == .passed)
+        #expect(stdout.first == "KTAP version 1")
+        #expect(result.document?.sequences.map(\.number) == [4, 5, 6])
     }
 }

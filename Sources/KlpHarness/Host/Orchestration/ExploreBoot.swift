@@ -14,7 +14,8 @@ import Foundation
 /// `run(arguments:files:)` is a single boot, for `--compare`, where a crash
 /// still ends the run.
 struct ExploreBoot {
-    var machine: GuestMachine
+    /// The guest: QEMU (`GuestMachine`), or recorded boots in the tests.
+    var machine: any GuestBooting
     /// KTAP lines (stdout) when this kernel's stream is the run's output.
     var emit: ((String) -> Void)?
 
@@ -101,6 +102,7 @@ struct ExploreBoot {
         var crashed: [ExploreDocument.Sequence] = []
         var first = 1
         var last = Boot(status: .infrastructure)
+        var crashedAfterLast = false
         while true {
             let continuation = first > 1
             let boot = try once(arguments: options.arguments(first: first), files: [], keepFiles: true) { line in
@@ -115,7 +117,15 @@ struct ExploreBoot {
                 break
             }
             Self.merge(reconstructed(boot, first: first, options: options, model: model), into: &document)
-            let number = crash.sequence
+            // A later boot numbers its results as the seed does, from `first`.
+            let number = boot.finished.last.map { $0.number + 1 } ?? first
+            guard number <= options.count else {
+                // After the last sequence's verdict (the explorer's own
+                // clean-up): no sequence to blame or shrink, still a failure.
+                (["# kernel crashed after the last sequence: \(crash.headline)"] + crash.excerpt.prefix(20).map { "# \($0)" }).forEach(say)
+                crashedAfterLast = true
+                break
+            }
             let body = Explorer.generatedBody(seed: options.seed, number: number, model: model, crashInSequence: options.crashInSequence)
             let teardown = ExploreSequence(number: number, body: body, model: model)?.teardown ?? []
             (["# kernel crashed during sequence \(number): \(crash.headline)"] + crash.excerpt.prefix(20).map { "# \($0)" }
@@ -130,7 +140,7 @@ struct ExploreBoot {
             first = number + 1
         }
         // The path without a crash: one boot, as it always was.
-        if crashed.isEmpty {
+        if crashed.isEmpty && !crashedAfterLast && first == 1 {
             return Result(status: last.status, document: document, infrastructureError: last.infrastructureError)
         }
         guard var merged = document else {
@@ -147,7 +157,7 @@ struct ExploreBoot {
         }
         merged.sequences.sort { $0.number < $1.number }
         merged.planned = options.count
-        merged.complete = !Interruption.isRequested && last.infrastructureError == nil
+        merged.complete = !Interruption.isRequested && last.infrastructureError == nil && !crashedAfterLast
             && Set(merged.sequences.map(\.number)) == Set(1...options.count)
         try write(merged)
         merged.summary.forEach { say("# \($0)") }
@@ -178,7 +188,7 @@ struct ExploreBoot {
         var previous = clock.now
         var finished: [(number: Int, ok: Bool, directive: String?, seconds: Double)] = []
         var sawLine = false
-        let boot = try machine.boot(arguments: arguments, files: files) { line in
+        let boot = try machine.boot(arguments: arguments, files: files, stopWhen: nil) { line in
             sawLine = true
             if let result = KTAPProgress.parseResult(line) {
                 let now = clock.now
@@ -320,7 +330,7 @@ struct ExploreBoot {
             guard boot.infrastructureError == nil else {
                 throw HarnessError.infrastructure(
                     "round \(rounds) of shrinking the crash in sequence \(sequence.number) got no verdict: \(boot.infrastructureError ?? "")",
-                    remedy: "see the console log \(machine.consoleLog)")
+                    remedy: "see the console log \(machine.folder.root)/\(ResultsFolder.consoleLogName)")
             }
             machine.log("\(release): crash shrinking round \(rounds): none of \(batch.count) candidate(s) crashed the kernel")
             return nil
