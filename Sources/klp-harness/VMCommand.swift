@@ -30,7 +30,8 @@ struct VMCommand: HarnessSubcommand {
             --cpus says otherwise); see 'klp-harness explore --help' and docs/explore.md.
 
             If the kernel crashes during a scenario, that scenario fails with the crash and \
-            the guest boots again for the scenarios after it. --exec boots with virtme-ng \
+            the guest boots again for the scenarios after it; with --explore, the same for \
+            a sequence, whose crash is then shrunk to a scenario in <release>/explore/. --exec boots with virtme-ng \
             instead, sharing the host's root file system read-only; only --exec uses it.
 
             Results: results/<release>/ (see 'klp-harness run --help'), plus console.log, the \
