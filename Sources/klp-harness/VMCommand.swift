@@ -27,7 +27,10 @@ struct VMCommand: HarnessSubcommand {
 
             With --explore N the init runs 'klp-harness explore' instead: N generated \
             sequences checked against the model of the callback rules (1 vCPU unless \
-            --cpus says otherwise); see 'klp-harness explore --help' and docs/explore.md.
+            --cpus says otherwise); see 'klp-harness explore --help' and docs/explore.md. \
+            Each kernel's folder then holds explore/ and, as after the suite, results.json \
+            (one entry per sequence, seed<S>-sequence<N>) and junit.xml; results/junit.xml \
+            and results/index.html cover every kernel.
 
             If the kernel crashes during a scenario, that scenario fails with the crash and \
             the guest boots again for the scenarios after it. --exec boots with virtme-ng \
@@ -49,6 +52,7 @@ struct VMCommand: HarnessSubcommand {
               klp-harness vm --append log_buf_len=4M
               klp-harness vm --explore 200 --seed 1 --kernel all
               klp-harness vm --explore 200 --seed 1 --compare
+              klp-harness vm --explore 30 --seed 1 --compare --kernel 6.1 --kernel 6.12 --kernel 6.1-cloud -j 2
               git bisect run sh -c 'make -j$(nproc) olddefconfig vmlinux bzImage modules || exit 125; \
             exec ~/klp-harness/scripts/selftest --kernel-tree "$PWD" --bisect --cpus 1'
 
@@ -137,7 +141,7 @@ struct ExploreOptions: ParsableArguments {
     @Option(help: "The explorer's seed: the same seed gives the same sequences on every kernel.")
     var seed: UInt64 = 1
 
-    @Flag(help: "With --explore: run the same sequences on two kernels (default: 6.1 and 6.12) with no model, and shrink the first whose transcripts differ to a minimal scenario in results/compare/.")
+    @Flag(help: "With --explore: run the same sequences on two or more kernels (--kernel, repeated; default: 6.1 and 6.12) with no model, report which kernels agree on the first sequence whose transcripts are not all equal, and shrink it, keeping those groups, to a minimal scenario in results/compare/.")
     var compare = false
 
     @Option(name: .customLong("model-mutation"), help: ArgumentHelp("Test only: explore with a deliberately wrong model rule.", visibility: .hidden))
