@@ -110,6 +110,16 @@ struct VMCommand: HarnessSubcommand {
         try Self.exitForBisect(status)
     }
 
+    func validate() throws {
+        // One kernel cannot disagree with itself: say so before anything
+        // is fetched or built (ExploreMatrix.compare checks the resolved
+        // releases again, for two names of one kernel).
+        if exploring.compare, !machine.kernel.isEmpty || !machine.kernelTree.isEmpty,
+           (machine.kernel.isEmpty ? 0 : KernelSelection.expand(machine.kernel).count) + machine.kernelTree.count < 2 {
+            throw ValidationError("--compare runs the same sequences on two or more kernels: repeat --kernel (e.g. --kernel 6.1 --kernel 6.12 --kernel 6.1-cloud), or give none for 6.1 and 6.12")
+        }
+    }
+
     /// What `--explore N` asks of each guest, or nil for the suite.
     var exploreOptions: KernelMatrix.ExploreOptions? {
         guard let count = exploring.explore else { return nil }

@@ -67,6 +67,7 @@ struct ExploreReportTests {
         ]), linkingFrom: "/r")
         #expect(html.contains("<title>klp-harness report: 1 of 15 not passing</title>"))
         #expect(html.contains("<dt>Explored</dt><dd>seed 1, sequence 3</dd>"))
+        #expect(!html.contains("<dt>Transitions</dt>"))
         #expect(html.contains("<li>-livepatch_callbacks_demo: post_patch_callback: livepatch_callbacks_mod -&gt; [MODULE_STATE_COMING] Full formed, running module_init</li>"))
         #expect(html.contains(#"<a href="6.1.0-57-amd64/explore/seed1-sequence3.scenario">"#))
     }

@@ -284,7 +284,10 @@ extension HTMLReport {
             out += "<dl class=\"facts\">"
             out += "<div><dt>Status</dt><dd>\(escape(entry.status.rawValue))</dd></div>"
             out += "<div><dt>Wall time</dt><dd>\(seconds(entry.durationSeconds))</dd></div>"
-            out += "<div><dt>Transitions</dt><dd>\(entry.transitions), \(seconds(entry.transitionSeconds)) in total</dd></div>"
+            // explore.json counts transitions per run, not per sequence.
+            if entry.sequence == nil {
+                out += "<div><dt>Transitions</dt><dd>\(entry.transitions), \(seconds(entry.transitionSeconds)) in total</dd></div>"
+            }
             out += "<div><dt>Order</dt><dd>#\(entry.number)</dd></div>"
             if let seed = entry.seed, let sequence = entry.sequence {
                 out += "<div><dt>Explored</dt><dd>seed \(seed), sequence \(sequence)</dd></div>"
