@@ -17,11 +17,14 @@ struct ShowCommand: HarnessSubcommand {
             diagnostics, the unified diff of expected against actual (or the transcript when \
             they agree), and the timeline: every kernel-log line at its offset from the \
             scenario's start, the harness's '%' actions in line, and how long each \
-            transition took by the kernel's own timestamps.
+            transition took by the kernel's own timestamps. After 'vm --explore' each \
+            sequence is an entry (seed1-sequence42): its diagnostics, its shrunk files and \
+            its diff or crash excerpt.
 
             Examples:
               klp-harness show
               klp-harness show results busy-target-module
+              klp-harness show results seed1-sequence42
               klp-harness show ci-artifacts/results/6.12.117+deb12-amd64 atomic-replace --no-color
             """
     )
@@ -56,7 +59,19 @@ struct ShowCommand: HarnessSubcommand {
         for run in kernels {
             guard let entry = run.document.scenarios.first(where: { $0.name == scenario }) else { continue }
             guard let artifacts = run.artifacts(of: scenario) else {
-                printLine("\(scenario) on \(run.release): \(entry.status.rawValue), no transcripts (\(entry.diagnostics.first ?? "not run"))")
+                if shown > 0 { printLine("") }
+                guard !entry.logExcerpt.isEmpty else {
+                    printLine("\(scenario) on \(run.release): \(entry.status.rawValue), no transcripts (\(entry.diagnostics.first ?? "not run"))")
+                    shown += 1
+                    continue
+                }
+                // An explored sequence: no transcript files, its diff or
+                // crash excerpt and its shrunk files are the entry's.
+                printLine("\(scenario) on \(run.release): \(entry.status.rawValue)")
+                entry.diagnostics.forEach { printLine("  " + $0) }
+                entry.artifacts.sorted { $0.key < $1.key }.forEach { printLine("  \($0.key): \($0.value)") }
+                printLine("")
+                entry.logExcerpt.forEach { printLine($0) }
                 shown += 1
                 continue
             }

@@ -27,7 +27,10 @@ struct VMCommand: HarnessSubcommand {
 
             With --explore N the init runs 'klp-harness explore' instead: N generated \
             sequences checked against the model of the callback rules (1 vCPU unless \
-            --cpus says otherwise); see 'klp-harness explore --help' and docs/explore.md.
+            --cpus says otherwise); see 'klp-harness explore --help' and docs/explore.md. \
+            Each kernel's folder then holds explore/ and, as after the suite, results.json \
+            (one entry per sequence, seed<S>-sequence<N>) and junit.xml; results/junit.xml \
+            and results/index.html cover every kernel.
 
             If the kernel crashes during a scenario, that scenario fails with the crash and \
             the guest boots again for the scenarios after it; with --explore, the same for \
@@ -50,6 +53,7 @@ struct VMCommand: HarnessSubcommand {
               klp-harness vm --append log_buf_len=4M
               klp-harness vm --explore 200 --seed 1 --kernel all
               klp-harness vm --explore 200 --seed 1 --compare
+              klp-harness vm --explore 30 --seed 1 --compare --kernel 6.1 --kernel 6.12 --kernel 6.1-cloud -j 2
               git bisect run sh -c 'make -j$(nproc) olddefconfig vmlinux bzImage modules || exit 125; \
             exec ~/klp-harness/scripts/selftest --kernel-tree "$PWD" --bisect --cpus 1'
 
@@ -107,6 +111,16 @@ struct VMCommand: HarnessSubcommand {
         try Self.exitForBisect(status)
     }
 
+    func validate() throws {
+        // One kernel cannot disagree with itself: say so before anything
+        // is fetched or built (ExploreMatrix.compare checks the resolved
+        // releases again, for two names of one kernel).
+        if exploring.compare, !machine.kernel.isEmpty || !machine.kernelTree.isEmpty,
+           (machine.kernel.isEmpty ? 0 : KernelSelection.expand(machine.kernel).count) + machine.kernelTree.count < 2 {
+            throw ValidationError("--compare runs the same sequences on two or more kernels: repeat --kernel (e.g. --kernel 6.1 --kernel 6.12 --kernel 6.1-cloud), or give none for 6.1 and 6.12")
+        }
+    }
+
     /// What `--explore N` asks of each guest, or nil for the suite.
     var exploreOptions: KernelMatrix.ExploreOptions? {
         guard let count = exploring.explore else { return nil }
@@ -139,7 +153,7 @@ struct ExploreOptions: ParsableArguments {
     @Option(help: "The explorer's seed: the same seed gives the same sequences on every kernel.")
     var seed: UInt64 = 1
 
-    @Flag(help: "With --explore: run the same sequences on two kernels (default: 6.1 and 6.12) with no model, and shrink the first whose transcripts differ to a minimal scenario in results/compare/.")
+    @Flag(help: "With --explore: run the same sequences on two or more kernels (--kernel, repeated; default: 6.1 and 6.12) with no model, report which kernels agree on the first sequence whose transcripts are not all equal, and shrink it, keeping those groups, to a minimal scenario in results/compare/.")
     var compare = false
 
     @Option(name: .customLong("model-mutation"), help: ArgumentHelp("Test only: explore with a deliberately wrong model rule.", visibility: .hidden))

@@ -27,4 +27,15 @@ struct CommandLineTests {
         #expect(vm.exploreOptions == nil)
         #expect(KernelMatrix.Options(machine: vm.machine, suite: vm.suite).scenarioTimeout == SuiteRunner.defaultTimeoutSeconds)
     }
+
+    /// --compare needs two kernels or more; none means 6.1 and 6.12.
+    @Test func compareWantsTwoKernelsOrMore() throws {
+        #expect(throws: (any Error).self) { try VMCommand.parse(["--explore", "5", "--compare", "--kernel", "6.1"]) }
+        #expect(throws: (any Error).self) { try VMCommand.parse(["--explore", "5", "--compare", "--kernel-tree", "/src/linux"]) }
+        _ = try VMCommand.parse(["--explore", "5", "--compare"])
+        _ = try VMCommand.parse(["--explore", "5", "--compare", "--kernel", "all"])
+        let three = try VMCommand.parse(["--explore", "5", "--compare", "--kernel", "6.1", "--kernel", "6.12", "--kernel", "6.1-cloud"])
+        #expect(three.machine.kernel == ["6.1", "6.12", "6.1-cloud"])
+        _ = try VMCommand.parse(["--explore", "5", "--compare", "--kernel", "6.1", "--kernel-tree", "/src/linux"])
+    }
 }

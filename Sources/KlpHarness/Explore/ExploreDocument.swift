@@ -87,12 +87,16 @@ public struct ExploreDocument: Codable, Sendable {
 
     public var missingPairs: [String] { ExploreCoverage.reachablePairs.filter { !pairs.contains($0) } }
 
+    /// The mismatches that are crash reproducers.
+    public var crashes: Int { mismatches.filter { $0.kind == "crash" }.count }
+
     public var perMinute: Double { seconds > 0 ? Double(sequences.count) * 60 / seconds : 0 }
 
     /// The closing `# ` lines of the KTAP stream.
     public var summary: [String] {
         var lines = ["explore: \(sequences.count) sequence(s) in \(String(format: "%.1f", seconds)) s (\(String(format: "%.1f", perMinute)) per minute); "
-            + (recordOnly ? "transcripts recorded for --compare" : "\(mismatches.count) mismatch(es) with the model")]
+            + (recordOnly ? "transcripts recorded for --compare" : "\(mismatches.count - crashes) mismatch(es) with the model")
+            + (crashes > 0 ? "; \(crashes) kernel crash(es)" : "")]
         if transitions > 0 {
             lines.append("transitions: \(transitions) in \(String(format: "%.1f", transitionSeconds)) s (\(String(format: "%.3f", transitionSeconds / Double(transitions))) s each)")
         }
@@ -102,10 +106,11 @@ public struct ExploreDocument: Codable, Sendable {
             + (missingRules.isEmpty && missingBranches.isEmpty ? "" : "; never reached: "
                 + (missingRules.map(\.rawValue) + missingBranches).joined(separator: ", ")))
         for mismatch in mismatches {
+            let what = mismatch.kind == "crash" ? "crash" : "mismatch"
             if let file = mismatch.scenarioFile {
-                lines.append("mismatch: sequence \(mismatch.sequence), shrunk from \(mismatch.original.count) to \(mismatch.shrunk?.count ?? 0) action(s): \(file)")
+                lines.append("\(what): sequence \(mismatch.sequence), shrunk from \(mismatch.original.count) to \(mismatch.shrunk?.count ?? 0) action(s): \(file)")
             } else {
-                lines.append("mismatch: sequence \(mismatch.sequence) (not shrunk)")
+                lines.append("\(what): sequence \(mismatch.sequence) (not shrunk)")
             }
         }
         return lines

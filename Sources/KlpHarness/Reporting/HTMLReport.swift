@@ -284,8 +284,14 @@ extension HTMLReport {
             out += "<dl class=\"facts\">"
             out += "<div><dt>Status</dt><dd>\(escape(entry.status.rawValue))</dd></div>"
             out += "<div><dt>Wall time</dt><dd>\(seconds(entry.durationSeconds))</dd></div>"
-            out += "<div><dt>Transitions</dt><dd>\(entry.transitions), \(seconds(entry.transitionSeconds)) in total</dd></div>"
+            // explore.json counts transitions per run, not per sequence.
+            if entry.sequence == nil {
+                out += "<div><dt>Transitions</dt><dd>\(entry.transitions), \(seconds(entry.transitionSeconds)) in total</dd></div>"
+            }
             out += "<div><dt>Order</dt><dd>#\(entry.number)</dd></div>"
+            if let seed = entry.seed, let sequence = entry.sequence {
+                out += "<div><dt>Explored</dt><dd>seed \(seed), sequence \(sequence)</dd></div>"
+            }
             if !entry.artifacts.isEmpty { out += "<div class=\"files\"><dt>Files</dt><dd>\(fileLinks(entry, kernel: kernel))</dd></div>" }
             out += "</dl>\n"
             if !entry.diagnostics.isEmpty {
@@ -299,6 +305,15 @@ extension HTMLReport {
                 let timeline = artifacts.timeline
                 out += "<h4>Timeline</h4>\n"
                 out += TimelineChart(timeline: timeline, diff: diff, actual: artifacts.actual, id: id).render()
+            } else if !entry.logExcerpt.isEmpty {
+                // An explored sequence keeps no transcript files, only its
+                // shrunk ones: its diff or crash excerpt is the entry's.
+                out += "<h4>Log excerpt <span class=\"sub\">\(entry.logExcerpt.count) lines</span></h4>\n"
+                out += "<ol class=\"pane single\" aria-label=\"log excerpt\">"
+                for line in entry.logExcerpt { out += "<li>\(escape(line))</li>" }
+                out += "</ol>\n"
+            } else if entry.sequence != nil {
+                out += "<p class=\"note\">No transcript: explore.json keeps the kernel's transcript only when it differs from the model's.</p>\n"
             } else {
                 out += "<p class=\"note\">No transcript files: the run did not get to this scenario.</p>\n"
             }

@@ -31,6 +31,10 @@ public struct ResultsDocument: Codable, Equatable, Sendable {
         public var logExcerpt: [String]
         /// Paths relative to the kernel's results folder.
         public var artifacts: [String: String]
+        /// An explored sequence's seed and number (`vm --explore`, where
+        /// the entry is named `seed<S>-sequence<N>`); absent for a scenario.
+        public var seed: UInt64?
+        public var sequence: Int?
     }
 
     public init(kernel: String, planned: Int) {
