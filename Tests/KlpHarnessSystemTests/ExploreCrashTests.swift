@@ -73,6 +73,17 @@ final class ExploreCrashTests: XCTestCase {
         let crashText = try String(contentsOfFile: scenarioPath.replacingOccurrences(of: ".scenario", with: ".crash.txt"), encoding: .utf8)
         XCTAssertTrue(crashText.contains("pre_patch_callback"), crashText)
 
+        // The results a suite run leaves, built from the merged explore.json:
+        // the crash is sequence 3's entry, with the console and the reproducer.
+        let results = try JSONDecoder().decode(ResultsDocument.self,
+                                               from: Data(contentsOf: URL(fileURLWithPath: "\(scratch.path)/\(release)/results.json")))
+        XCTAssertEqual(results.scenarios.map(\.name), (1...6).map { "seed1-sequence\($0)" })
+        XCTAssertEqual(results.scenarios.map(\.status.rawValue), ["pass", "pass", "crash", "pass", "pass", "pass"])
+        let entry = results.scenarios[2]
+        XCTAssertTrue(entry.diagnostics.first?.hasPrefix("kernel crashed: ") == true, "\(entry.diagnostics)")
+        XCTAssertTrue(entry.logExcerpt.contains { $0.contains("crash=oops") }, "\(entry.logExcerpt)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(scratch.path)/\(release)/junit.xml"))
+
         // Figures for docs/explore.md and scripts/test step 11.
         print("explore crash: sequence 3 of 6 crashed; shrunk from \(mismatch.original.count) to \(shrunk.count) action(s), "
             + "\(mismatch.shrinkRuns ?? 0) candidate(s), \(String(format: "%.1f", mismatch.shrinkSeconds ?? 0)) s; "
