@@ -167,12 +167,14 @@ public struct CallbackModel: Sendable {
     /// enabled`, which the runner waits for: releasing the work instead
     /// would end it on the same 1 s retry clock.
     ///
-    /// `force` is never generated, on a replace or anywhere: klp_force()
-    /// (kernel/livepatch/transition.c) sets klp_transition_patch->forced,
-    /// and klp_free_patch_finish() (core.c) then never calls module_put()
-    /// on the forced patch's module (Documentation/livepatch/livepatch.rst,
-    /// "force"), so a test module would stay loaded until reboot and every
-    /// later sequence would start from an unclean kernel.
+    /// `force` is never generated, on a replace or anywhere:
+    /// klp_force_transition() (kernel/livepatch/transition.c) marks the
+    /// patches being removed as forced (the unpatching patch itself, or on
+    /// a replace every patch it replaces), and klp_free_patch_finish()
+    /// (core.c) then never calls module_put() on a forced patch's module
+    /// (Documentation/livepatch/livepatch.rst, "force"), so a test module
+    /// would stay loaded until reboot and every later sequence would start
+    /// from an unclean kernel.
     public func allows(_ action: ExploreAction, in state: State) -> Bool {
         switch action {
         case .loadTarget, .loadBusyTarget, .loadBusyTargetHoldingPatch, .loadDemo, .loadDemoFailingOnly, .loadDemo2:
