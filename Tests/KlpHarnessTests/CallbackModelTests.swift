@@ -97,6 +97,7 @@ struct CallbackModelStallTests {
                 if state.transition != nil {
                     stalls += 1
                     #expect(action != .unload(.busyTarget), "sequence \(number)")
+                    #expect(action != .releasePatchedWork, "sequence \(number)")
                 }
                 if case .waitForTransition = action { Issue.record("sequence \(number) waits for a transition") }
                 _ = model.apply(action, to: &state)
@@ -185,9 +186,9 @@ struct CallbackModelReplaceStallTests {
         }
     }
 
-    /// The step applies each new rule, and the disable that would stall an
-    /// unpatching transition (the runner's disable waits for the patch to
-    /// go) is kept out until the work is released.
+    /// The step applies each new rule; with the work held and no
+    /// transition, the teardown releases the work before disabling (the
+    /// disable would stall otherwise).
     @Test func appliesTheNewRules() throws {
         let model = CallbackModel()
         var state = CallbackModel.State()
@@ -195,7 +196,6 @@ struct CallbackModelReplaceStallTests {
         for action: ExploreAction in [.loadDemo(prePatchFails: false), .loadBusyTargetHoldingPatch] {
             rules.formUnion(try #require(model.apply(action, to: &state)).rules)
         }
-        #expect(!model.allows(.disable(.demo), in: state))
         #expect(model.teardown(from: state).first == .releasePatchedWork)
         for action: ExploreAction in [.loadDemo2(replace: true), .loadTarget, .unload(.target), .disable(.demo2)] {
             rules.formUnion(try #require(model.apply(action, to: &state)).rules)
@@ -294,5 +294,123 @@ struct CallbackModelPartialFailureTests {
     @Test func parsesBack() throws {
         let command = ExploreAction.loadDemoFailingOnly(.target).command()
         #expect(ExploreAction(try ScenarioParser.parseAction(command, path: "t", line: 1)) == .loadDemoFailingOnly(.target))
+    }
+}
+
+@Suite("An unpatching transition that stalls")
+struct CallbackModelUnpatchStallTests {
+    static let coming = "[MODULE_STATE_COMING] Full formed, running module_init"
+    static let going = "[MODULE_STATE_GOING] Going away"
+    static let live = "[MODULE_STATE_LIVE] Normal state"
+
+    static let actions: [ExploreAction] = [
+        .loadDemo(prePatchFails: false), .loadBusyTargetHoldingPatch, .disable(.demo),
+        .loadTarget, .disable(.demo), .unload(.target), .loadTarget, .enable(.demo),
+    ]
+
+    /// Written from kernel/livepatch/core.c and transition.c, not from the
+    /// model: __klp_disable_patch() runs pre-unpatch for the patched
+    /// objects and starts the transition, which klp_check_stack_func()
+    /// stalls (the work is in func->new_func); klp_module_coming() applies
+    /// the unpatching patch to a loading module with pre-patch only (it is
+    /// klp_transition_patch); enabled_store() refuses a second `echo 0`
+    /// (patch->enabled is already false); klp_module_going() gives no
+    /// pre-unpatch to the transition patch; `echo 1` reverses to patching,
+    /// which completes with post-patch for every loaded object.
+    @Test func predictsTheStalledUnpatchAndItsReversal() throws {
+        let demo = "livepatch_callbacks_demo", mod = "livepatch_callbacks_mod", busy = "livepatch_callbacks_busymod"
+        let loadTarget = [
+            "% insmod livepatch-callbacks-mod.ko",
+            "livepatch: applying patch '\(demo)' to loading module '\(mod)'",
+            "\(demo): pre_patch_callback: \(mod) -> \(Self.coming)",
+            "\(mod): livepatch_callbacks_mod_init",
+        ]
+        let expected = [
+            "% insmod livepatch-callbacks-demo.ko",
+            "livepatch: enabling patch '\(demo)'",
+            "livepatch: '\(demo)': initializing patching transition",
+            "\(demo): pre_patch_callback: vmlinux",
+            "livepatch: '\(demo)': starting patching transition",
+            "livepatch: '\(demo)': completing patching transition",
+            "\(demo): post_patch_callback: vmlinux",
+            "livepatch: '\(demo)': patching complete",
+            "% insmod livepatch-callbacks-busymod.ko block_patched=Y",
+            "livepatch: applying patch '\(demo)' to loading module '\(busy)'",
+            "\(demo): pre_patch_callback: \(busy) -> \(Self.coming)",
+            "\(demo): post_patch_callback: \(busy) -> \(Self.coming)",
+            "\(busy): livepatch_callbacks_busymod_init",
+            "\(demo): patched_work_func",
+            "% echo 0 > /sys/kernel/livepatch/\(demo)/enabled &",
+            "livepatch: '\(demo)': initializing unpatching transition",
+            "\(demo): pre_unpatch_callback: vmlinux",
+            "\(demo): pre_unpatch_callback: \(busy) -> \(Self.live)",
+            "livepatch: '\(demo)': starting unpatching transition",
+        ] + loadTarget + [
+            "% echo 0 > /sys/kernel/livepatch/\(demo)/enabled",
+            "echo: ERROR: could not write /sys/kernel/livepatch/\(demo)/enabled: Invalid argument",
+            "% rmmod \(mod)",
+            "\(mod): livepatch_callbacks_mod_exit",
+            "livepatch: reverting patch '\(demo)' on unloading module '\(mod)'",
+            "\(demo): post_unpatch_callback: \(mod) -> \(Self.going)",
+        ] + loadTarget + [
+            "% echo 1 > /sys/kernel/livepatch/\(demo)/enabled",
+            "livepatch: '\(demo)': reversing transition from unpatching to patching",
+            "livepatch: '\(demo)': starting patching transition",
+            "livepatch: '\(demo)': completing patching transition",
+            "\(demo): post_patch_callback: vmlinux",
+            "\(demo): post_patch_callback: \(mod) -> \(Self.live)",
+            "\(demo): post_patch_callback: \(busy) -> \(Self.live)",
+            "livepatch: '\(demo)': patching complete",
+        ]
+        let predicted = CallbackModel().transcript(of: Self.actions)
+        #expect(predicted == expected)
+        if let predicted, predicted != expected {
+            print(UnifiedDiff(expected: expected, actual: predicted).render().joined(separator: "\n"))
+        }
+    }
+
+    /// Each new behaviour is a rule or a branch; the stall ends by reversal
+    /// only, and the teardown gets out of it: `echo 1`, release the work,
+    /// disable, unload.
+    @Test func appliesItsRulesAndTearsDownByReversal() throws {
+        let model = CallbackModel()
+        var state = CallbackModel.State()
+        var branches: Set<String> = []
+        var rules: Set<ModelRule> = []
+        for (index, action) in Self.actions.enumerated() {
+            let step = try #require(model.apply(action, to: &state))
+            rules.formUnion(step.rules)
+            branches.formUnion(step.branches)
+            if index == 2 {
+                #expect(step.command.hasSuffix(" &"))
+                #expect(state.phase == .stalled)
+                #expect(!model.allows(.releasePatchedWork, in: state))
+                #expect(!model.allows(.unload(.busyTarget), in: state))
+                #expect(model.teardown(from: state).prefix(2) == [.enable(.demo), .releasePatchedWork])
+            }
+        }
+        #expect(rules.isSuperset(of: [.stalledUnpatch, .reversedUnpatch]))
+        #expect(branches.isSuperset(of: [
+            ModelRule.noSecondEnable.branchName("unpatching"),
+            ModelRule.comingModuleDuringTransition.branchName("unpatching"),
+            ModelRule.goingModuleDuringTransition.branchName("unpatching"),
+        ]))
+        #expect(state.transition == nil && state.patch(.demo) != nil)
+        let teardown = model.teardown(from: state)
+        #expect(teardown == [.releasePatchedWork, .disable(.demo), .unload(.demo), .unload(.target), .unload(.busyTarget)])
+        for action in teardown { _ = try #require(model.apply(action, to: &state)) }
+        #expect(state.isClean)
+    }
+
+    /// A second livepatch during the stalled unpatch: its load is EBUSY
+    /// (one transition at a time), its disable too, and the demo's module
+    /// is held (an unpatching patch still holds its module reference).
+    @Test func otherActionsDuringTheStall() throws {
+        let model = CallbackModel()
+        let actions: [ExploreAction] = [.loadDemo(prePatchFails: false), .loadBusyTargetHoldingPatch, .disable(.demo),
+                                        .loadDemo2(replace: false), .unload(.demo)]
+        let transcript = try #require(model.transcript(of: actions))
+        #expect(transcript.contains("insmod: ERROR: could not insert module livepatch-callbacks-demo2.ko: Device or resource busy"))
+        #expect(transcript.last == "rmmod: ERROR: could not remove module livepatch_callbacks_demo: Resource temporarily unavailable")
     }
 }

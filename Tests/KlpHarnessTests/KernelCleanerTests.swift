@@ -123,3 +123,61 @@ struct BusyBlockReleaseTests {
         #expect(!verbs.isBlocking(module))
     }
 }
+
+@Suite("Cleaning up inside a stalled unpatch")
+struct StalledUnpatchCleanupTests {
+    /// A scenario that ends after `echo 0 > …/enabled &`: the demo is in an
+    /// unpatching transition (enabled 0, transition 1) held by busymod's
+    /// work in the demo's replacement. The clean-up must release the work
+    /// (then the kernel's retry completes the unpatch), write nothing to
+    /// `enabled` (it is already 0: EINVAL), never force, and unload
+    /// everything once the patch has left sysfs. The "kernel" here is a
+    /// thread that removes the patch once block_patched reads N.
+    @Test func releasesTheWorkAndWaitsForTheUnpatch() throws {
+        let sysfs = Sysfs(root: NSTemporaryDirectory() + "klp-unpatch-" + UUID().uuidString)
+        defer { try? FileManager.default.removeItem(atPath: sysfs.root) }
+        let demo = TestModule.demo.name, busy = TestModule.busyTarget.name
+        let patch = sysfs.patchDirectory(demo)
+        try FileManager.default.createDirectory(atPath: patch, withIntermediateDirectories: true)
+        for (file, value) in [("enabled", "0"), ("transition", "1"), ("force", "")] {
+            try "\(value)\n".write(toFile: "\(patch)/\(file)", atomically: false, encoding: .utf8)
+        }
+        for (module, refcnt) in [(demo, "1"), (busy, "0")] {
+            try FileManager.default.createDirectory(atPath: "\(sysfs.moduleDirectory(module))/parameters", withIntermediateDirectories: true)
+            try "\(refcnt)\n".write(toFile: "\(sysfs.moduleDirectory(module))/refcnt", atomically: false, encoding: .utf8)
+        }
+        try "N\n".write(toFile: sysfs.parameter("block_transition", of: busy), atomically: false, encoding: .utf8)
+        try "Y\n".write(toFile: sysfs.parameter("block_patched", of: busy), atomically: false, encoding: .utf8)
+
+        let kernel = Thread {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline {
+                if (try? KernelFile.readValue(sysfs.parameter("block_patched", of: busy))) == "N" {
+                    try? FileManager.default.removeItem(atPath: patch)
+                    try? "0\n".write(toFile: "\(sysfs.moduleDirectory(demo))/refcnt", atomically: false, encoding: .utf8)
+                    return
+                }
+                Thread.sleep(forTimeInterval: 0.002)
+            }
+        }
+        kernel.start()
+
+        let catalog = ModuleCatalog(
+            directory: "kmod",
+            modules: [
+                demo: ModuleCatalogTests.info(demo, livepatch: true),
+                busy: ModuleCatalogTests.info(busy),
+            ],
+            files: [:])
+        var loaded: Set<String> = [demo, busy]
+        var removed: [String] = []
+        let cleaner = KernelCleaner(sysfs: sysfs, catalog: catalog, loadedModules: { loaded },
+                                    removeModule: { removed.append($0); loaded.remove($0) })
+        cleaner.patience = .seconds(2)
+        let log = cleaner.clean()
+        #expect(log == ["released \(busy)'s block_transition", "unloaded \(demo)", "unloaded \(busy)"])
+        #expect(removed == [demo, busy])
+        #expect(cleaner.remaining().isEmpty)
+        #expect(cleaner.unremovable.isEmpty)
+    }
+}

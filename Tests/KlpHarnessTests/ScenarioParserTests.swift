@@ -155,6 +155,34 @@ struct ScenarioParserTests {
         #expect(error.message.contains("/sys/module/MODULE/parameters/NAME"))
     }
 
+    /// `&` after a write to a patch's enabled: the disable leaves its
+    /// transition stalled, as `insmod … &` does; the line is logged as
+    /// written, and an explore disable renders the same way.
+    @Test func disableThatLeavesTheTransitionStalled() throws {
+        let scenario = try ScenarioParser.parse("""
+            % echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled &
+            % echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled
+            % echo 1 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled
+
+            """, path: "t.scenario")
+        #expect(scenario.steps.map(\.action) == [
+            .write(value: "0", target: .patchEnabled("livepatch_callbacks_demo"), waitsForTransition: false),
+            .write(value: "0", target: .patchEnabled("livepatch_callbacks_demo"), waitsForTransition: true),
+            .write(value: "1", target: .patchEnabled("livepatch_callbacks_demo")),
+        ])
+        #expect(scenario.steps[0].logLine == "% echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled &")
+        #expect(scenario.steps[0].action.moduleNames == ["livepatch_callbacks_demo"])
+        #expect(ExploreAction.disable(.demo).command(stalls: true) == scenario.steps[0].command)
+        #expect(ExploreAction.disable(.demo).command() == scenario.steps[1].command)
+        #expect(ExploreAction(scenario.steps[0].action) == .disable(.demo))
+    }
+
+    @Test func ampersandOnlyAfterAPatchsEnabled() throws {
+        let error = try parseError("% echo N > /sys/module/livepatch_callbacks_busymod/parameters/block_patched &\n")
+        #expect(error.line == 1)
+        #expect(error.message.hasPrefix("'&' follows only a write to /sys/kernel/livepatch/PATCH/enabled"))
+    }
+
     @Test func echoWithoutRedirection() throws {
         let error = try parseError("% echo 0 /sys/kernel/livepatch/a/enabled\n")
         #expect(error.line == 1)

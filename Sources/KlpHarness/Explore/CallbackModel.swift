@@ -11,8 +11,9 @@
 /// A transition either completes before the action that started it
 /// returns (the runner waits for it) or stalls on the busy module's work
 /// function (the original, or the demo's replacement when a replace moves
-/// away from it); there is no third case with these modules. A stall ends
-/// only by reversal (see `allows(_:in:)` for why).
+/// away from it or the demo is disabled); there is no third case with
+/// these modules. A stall ends only by reversal (see `allows(_:in:)` for
+/// why).
 public struct CallbackModel: Sendable {
     /// Test-only wrong rules: the explorer must catch each of them.
     public enum Mutation: String, CaseIterable, Codable, Sendable {
@@ -160,10 +161,20 @@ public struct CallbackModel: Sendable {
     ///   runner writes the wait's marker. So a stall ends only by reversal:
     ///   enabled_store() starts it and the runner waits, within the same
     ///   action, for the patch to go.
-    /// - `echo 0 > enabled` while the work sits in the demo's replacement:
-    ///   the unpatching transition would stall, and the runner's disable
-    ///   waits for the patch to go (it has no background form), so the
-    ///   work is released first.
+    ///
+    /// A stalled unpatch (`echo 0 > enabled &` while the work sits in the
+    /// demo's replacement) likewise ends only by reversal, `echo 1 >
+    /// enabled`, which the runner waits for: releasing the work instead
+    /// would end it on the same 1 s retry clock.
+    ///
+    /// `force` is never generated, on a replace or anywhere:
+    /// klp_force_transition() (kernel/livepatch/transition.c) marks the
+    /// patches being removed as forced (the unpatching patch itself, or on
+    /// a replace every patch it replaces), and klp_free_patch_finish()
+    /// (core.c) then never calls module_put() on a forced patch's module
+    /// (Documentation/livepatch/livepatch.rst, "force"), so a test module
+    /// would stay loaded until reboot and every later sequence would start
+    /// from an unclean kernel.
     public func allows(_ action: ExploreAction, in state: State) -> Bool {
         switch action {
         case .loadTarget, .loadBusyTarget, .loadBusyTargetHoldingPatch, .loadDemo, .loadDemoFailingOnly, .loadDemo2:
@@ -171,8 +182,7 @@ public struct CallbackModel: Sendable {
         case .unload(let module):
             return state.loaded.contains(module) && !(module == .busyTarget && state.transition != nil)
         case .disable(let patch):
-            guard state.patch(patch) != nil else { return false }
-            return !(state.patchedWorkBlocking && state.transition == nil && state.patch(patch)?.replacesBusyWork == true)
+            return state.patch(patch) != nil
         case .enable(let patch):
             return state.patch(patch) != nil
         case .setPrePatchRet(let fails):
@@ -230,10 +240,9 @@ public struct CallbackModel: Sendable {
         case .unload(let module):
             module.isLivepatch ? run.unloadLivepatch(module) : run.unload(module)
         case .disable(let patch):
-            run.disable(patch)
-        case .enable:
-            // enabled_store(): the patch is enabled (or patching): EINVAL.
-            run.refuse(action, errno: "Invalid argument", rule: .noSecondEnable, branch: state.transition == nil ? "enabled" : "in transition")
+            stalls = run.disable(patch)
+        case .enable(let patch):
+            run.enable(patch)
         case .setPrePatchRet(let fails):
             run.state.prePatchFails = fails
         case .waitForTransition:
@@ -246,7 +255,8 @@ public struct CallbackModel: Sendable {
     }
 
     /// The actions that bring `state` back to a clean kernel: reverse a
-    /// stalled transition, release a work held in the demo's replacement,
+    /// stalled transition (`echo 0` a patching one, `echo 1` an unpatching
+    /// one), release a work held in the demo's replacement,
     /// disable every patch (newest first), then unload the livepatches and
     /// the targets.
     public func teardown(from state: State) -> [ExploreAction] {
@@ -256,7 +266,9 @@ public struct CallbackModel: Sendable {
             guard apply(action, to: &state) != nil else { return }
             actions.append(action)
         }
-        if let patch = state.transition?.patch { take(.disable(patch)) }
+        if let transition = state.transition {
+            take(transition.direction == .patching ? .disable(transition.patch) : .enable(transition.patch))
+        }
         if state.patchedWorkBlocking { take(.releasePatchedWork) }
         for patch in state.patches.reversed() { take(.disable(patch.module)) }
         for module in [TestModule.demo2, .demo, .target, .busyTarget] where state.loaded.contains(module) {
@@ -439,23 +451,31 @@ public struct CallbackModel: Sendable {
             }
         }
 
-        /// echo 0 > enabled: enabled_store().
-        mutating func disable(_ module: TestModule) {
+        /// echo 0 > enabled: enabled_store(). Returns whether the unpatching
+        /// transition stalls (the write is then written with `&`).
+        mutating func disable(_ module: TestModule) -> Bool {
             let name = module.name
             if let transition = state.transition, transition.patch == module {
+                if transition.direction == .unpatching {
+                    // enabled_store(): patch->enabled is already false
+                    // (__klp_disable_patch() cleared it), "already in
+                    // requested state".
+                    refuse(.disable(module), errno: "Invalid argument", rule: .noSecondEnable, branch: "unpatching")
+                    return false
+                }
                 // klp_reverse_transition(): no pre-unpatch callbacks.
                 say("livepatch: '\(name)': reversing transition from patching to unpatching")
                 say("livepatch: '\(name)': starting unpatching transition")
                 state.transition = Transition(patch: module, direction: .unpatching)
                 rules.insert(replaceInTransition ? .reversedReplace : .reversedTransition)
                 complete(module)
-                return
+                return false
             }
             if state.transition != nil {
                 refuse(.disable(module), errno: "Device or resource busy", rule: .oneTransitionAtATime, branch: "disable")
-                return
+                return false
             }
-            guard let at = index(of: module) else { return }
+            guard let at = index(of: module) else { return false }
             if state.patches.count > 1 { took(.independentPatches, "disable") }
             say("livepatch: '\(name)': initializing unpatching transition")
             for object in state.patches[at].objects where !object.nop {
@@ -468,6 +488,39 @@ public struct CallbackModel: Sendable {
             say("livepatch: '\(name)': starting unpatching transition")
             rules.insert(.unpatchCallbacksOnDisable)
             state.transition = Transition(patch: module, direction: .unpatching)
+            if state.patches[at].replacesBusyWork && state.patchedWorkBlocking {
+                // klp_check_stack_func() (transition.c), unpatching: it
+                // checks func->new_func, the demo's replacement, where the
+                // work sits; klp_try_complete_transition() retries each
+                // second and prints nothing.
+                rules.insert(.stalledUnpatch)
+                return true
+            }
+            complete(module)
+            return false
+        }
+
+        /// echo 1 > enabled: enabled_store().
+        mutating func enable(_ module: TestModule) {
+            guard let transition = state.transition, transition.patch == module, transition.direction == .unpatching else {
+                // The patch is enabled, or patching: EINVAL ("Do not allow
+                // to re-enable a disabled patch" covers the rest, and a
+                // disabled patch has left sysfs).
+                refuse(.enable(module), errno: "Invalid argument", rule: .noSecondEnable,
+                       branch: state.transition?.patch == module ? "in transition" : "enabled")
+                return
+            }
+            // klp_reverse_transition(): prints, then klp_start_transition();
+            // it does not try to finish. klp_transition_work_fn(), already
+            // scheduled by the stalled unpatch, completes it within a
+            // second: the work is in the replacement, and patching checks
+            // the previous function, the original. klp_complete_transition()
+            // then runs post-patch for every loaded object, those whose
+            // pre-unpatch already ran included; no pre-patch runs again.
+            say("livepatch: '\(module.name)': reversing transition from unpatching to patching")
+            say("livepatch: '\(module.name)': starting patching transition")
+            state.transition = Transition(patch: module, direction: .patching)
+            rules.insert(.reversedUnpatch)
             complete(module)
         }
 
@@ -529,7 +582,7 @@ public struct CallbackModel: Sendable {
                     callback("post_patch_callback", patch, object, Self.coming)
                 }
                 if inTransition {
-                    rules.insert(.comingModuleDuringTransition)
+                    took(.comingModuleDuringTransition, state.transition?.direction.word ?? "patching")
                 } else {
                     took(.comingModulePatched, module.name)
                 }
@@ -596,7 +649,7 @@ public struct CallbackModel: Sendable {
             if object.nop {
                 took(.nopObjectsDuringReplace, "reverting")
             } else if inTransition {
-                rules.insert(.goingModuleDuringTransition)
+                took(.goingModuleDuringTransition, state.transition?.direction.word ?? "patching")
             } else {
                 took(.goingModuleUnpatched, module.name)
             }

@@ -25,7 +25,8 @@ public enum ExploreAction: Hashable, Codable, Sendable {
     case loadBusyTarget(blocking: Bool)
     /// `insmod livepatch-callbacks-busymod.ko block_patched=Y`: under the
     /// demo, its work item stays in the demo's replacement function, so a
-    /// patch that replaces the demo (atomic replace) stalls.
+    /// patch that replaces the demo (atomic replace) stalls, and so does
+    /// disabling the demo.
     case loadBusyTargetHoldingPatch
     /// `echo N > /sys/module/livepatch_callbacks_busymod/parameters/block_patched`:
     /// returns once the work has left the replacement (busymod's setter
@@ -40,9 +41,12 @@ public enum ExploreAction: Hashable, Codable, Sendable {
     case loadDemo2(replace: Bool)
     /// `rmmod NAME`
     case unload(TestModule)
-    /// `echo 0 > /sys/kernel/livepatch/PATCH/enabled`
+    /// `echo 0 > /sys/kernel/livepatch/PATCH/enabled [&]`: with `&` when
+    /// the unpatching transition stalls (the work sits in the demo's
+    /// replacement).
     case disable(TestModule)
-    /// `echo 1 > /sys/kernel/livepatch/PATCH/enabled`
+    /// `echo 1 > /sys/kernel/livepatch/PATCH/enabled`: EINVAL, except on a
+    /// patch in an unpatching transition, which it reverses.
     case enable(TestModule)
     /// `echo -19|0 > /sys/module/livepatch_callbacks_demo/parameters/pre_patch_ret`
     case setPrePatchRet(fails: Bool)
@@ -95,7 +99,7 @@ public enum ExploreAction: Hashable, Codable, Sendable {
         case .unload(let module):
             "rmmod \(module.name)"
         case .disable(let patch):
-            "echo 0 > /sys/kernel/livepatch/\(patch.name)/enabled"
+            "echo 0 > /sys/kernel/livepatch/\(patch.name)/enabled" + (stalls ? " &" : "")
         case .enable(let patch):
             "echo 1 > /sys/kernel/livepatch/\(patch.name)/enabled"
         case .setPrePatchRet(let fails):
@@ -143,20 +147,20 @@ public enum ExploreAction: Hashable, Codable, Sendable {
         case .remove(let name):
             guard let module = TestModule(rawValue: ModuleName.normalized(name)) else { return nil }
             self = .unload(module)
-        case .write(let value, .patchEnabled(let patch)):
+        case .write(let value, .patchEnabled(let patch), _):
             guard let module = TestModule(rawValue: patch), module.isLivepatch else { return nil }
             switch value {
             case "0": self = .disable(module)
             case "1": self = .enable(module)
             default: return nil
             }
-        case .write(let value, .moduleParameter(TestModule.demo.name, "pre_patch_ret")):
+        case .write(let value, .moduleParameter(TestModule.demo.name, "pre_patch_ret"), _):
             switch value {
             case "\(Self.prePatchError)": self = .setPrePatchRet(fails: true)
             case "0": self = .setPrePatchRet(fails: false)
             default: return nil
             }
-        case .write("N", .moduleParameter(TestModule.busyTarget.name, "block_patched")):
+        case .write("N", .moduleParameter(TestModule.busyTarget.name, "block_patched"), _):
             self = .releasePatchedWork
         case .write:
             return nil

@@ -40,10 +40,15 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
     /// Test 9 (busy target module).
     case stalledTransition = "stalled-transition"
     /// A module coming during a transition gets its pre-patch callback
-    /// but no post-patch one until the transition completes. Test 9.
+    /// but no post-patch one until the transition completes. Test 9. In
+    /// either direction: klp_module_coming() (core.c) applies every patch
+    /// on klp_patches, the unpatching one included, and skips post-patch
+    /// only for klp_transition_patch.
     case comingModuleDuringTransition = "coming-module-during-transition"
     /// A module going during a transition gets no pre-unpatch callback (its
-    /// post-patch never ran) but its post-unpatch one. Test 9.
+    /// post-patch never ran) but its post-unpatch one. Test 9. In either
+    /// direction: klp_cleanup_module_patches_limited() (core.c) skips
+    /// pre-unpatch for klp_transition_patch only.
     case goingModuleDuringTransition = "going-module-during-transition"
     /// callbacks.rst: "If a patch transition is reversed, no pre-unpatch
     /// handlers will be run"; post-unpatch runs where pre-patch did. Test 9.
@@ -67,6 +72,19 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
     /// replaced patches stay enabled (klp_unpatch_replaced_patches() runs
     /// only when a replace completes its patching).
     case reversedReplace = "reversed-replace"
+    /// A work sitting in the demo's replacement stalls disabling the demo:
+    /// klp_check_stack_func() (kernel/livepatch/transition.c) checks
+    /// func->new_func when the target is KLP_UNPATCHED.
+    /// __klp_disable_patch() (core.c) has already run the pre-unpatch
+    /// callbacks and printed "starting unpatching transition".
+    case stalledUnpatch = "stalled-unpatch"
+    /// `echo 1 > enabled` on a patch in a stalled unpatching transition is
+    /// not EINVAL: enabled_store() (core.c) calls klp_reverse_transition()
+    /// for klp_transition_patch in both directions. The patching
+    /// transition completes (the work is in the new function; patching
+    /// checks the original), and klp_complete_transition() runs post-patch
+    /// for each loaded object; no pre-patch runs again.
+    case reversedUnpatch = "reversed-unpatch"
     /// Only one transition at a time: loading a livepatch or disabling
     /// another patch during one fails with EBUSY (__klp_enable_patch() and
     /// __klp_disable_patch() in kernel/livepatch/core.c).
@@ -80,7 +98,10 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
     /// enabled (or transitioning) patch's module cannot be unloaded.
     case enabledPatchHoldsModule = "enabled-patch-holds-module"
     /// enabled_store(): writing the state a patch is already in is EINVAL
-    /// ("Do not allow to re-enable a disabled patch" covers the rest).
+    /// ("Do not allow to re-enable a disabled patch" covers the rest):
+    /// `echo 1` on an enabled or patching patch, `echo 0` on a patch in an
+    /// unpatching transition (__klp_disable_patch() cleared
+    /// patch->enabled when it started).
     case noSecondEnable = "no-second-enable"
     /// Several patches enabled side by side each run their own callbacks.
     /// test-callbacks.sh "multiple livepatches".
@@ -104,7 +125,9 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
             [TestModule.target.name, TestModule.busyTarget.name]
         case .absentTargetHasNoCallbacks, .independentPatches: ["enable", "disable"]
         case .oneTransitionAtATime: ["insmod", "disable"]
-        case .noSecondEnable, .enabledPatchHoldsModule: ["enabled", "in transition"]
+        case .noSecondEnable: ["enabled", "in transition", "unpatching"]
+        case .enabledPatchHoldsModule: ["enabled", "in transition"]
+        case .comingModuleDuringTransition, .goingModuleDuringTransition: ["patching", "unpatching"]
         case .nopObjectsDuringReplace: ["applying", "reverting"]
         case .targetPatchedOnLoad: ["returns", "held"]
         default: []
@@ -137,10 +160,12 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
         case .nopObjectsDuringReplace: "mid-replace, nop objects print applying/reverting lines, no callbacks"
         case .replacedPatchDuringReplace: "mid-replace, the replaced patch still gives a loading module pre- and post-patch"
         case .reversedReplace: "disabling a stalled replace reverses it; the replaced patch stays"
+        case .stalledUnpatch: "a task in the disabled patch's function stalls its unpatching transition"
+        case .reversedUnpatch: "enabling a stalled unpatch reverses it: post-patch again, no pre-patch"
         case .oneTransitionAtATime: "a second transition during one is refused (EBUSY)"
         case .atomicReplace: "atomic replace: replaced patches get no unpatch callbacks"
         case .enabledPatchHoldsModule: "an enabled patch's module cannot be unloaded"
-        case .noSecondEnable: "enabling an enabled patch is refused (EINVAL)"
+        case .noSecondEnable: "writing the state a patch is in to enabled is refused (EINVAL)"
         case .independentPatches: "patches side by side each run their own callbacks"
         case .targetPatchedOnLoad: "a target loaded under the patch runs the replacement at once"
         }

@@ -18,7 +18,8 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
 /// Random valid action sequences, reproducible from a seed. Each step picks
 /// among the actions the model allows, weighted toward the places where the
-/// rules differ: states with a stalled transition, a blocking busy module
+/// rules differ: states with a stalled transition (patching, or unpatching
+/// the demo while the work sits in its replacement), a blocking busy module
 /// (in the original work function or the demo's replacement), a failing
 /// pre-patch callback or an atomic-replace patch, and actions
 /// that apply rules the run has applied least so far. The weights use only
@@ -57,7 +58,8 @@ public struct SequenceGenerator: Sendable {
             for action in Self.alphabet {
                 var after = state
                 guard let step = model.apply(action, to: &after) else { continue }
-                choices.append((action, weight(of: step, leading: after, from: state, action: action)))
+                choices.append((action, weight(of: step, leading: after, from: state, action: action,
+                                               remaining: length - actions.count)))
             }
             guard let action = pick(choices) else { break }
             if let step = model.apply(action, to: &state) {
@@ -74,8 +76,11 @@ public struct SequenceGenerator: Sendable {
         return actions
     }
 
+    /// - Parameter remaining: the actions left in the sequence, this one
+    ///   included: a stall entered with none after it shows only its
+    ///   reversal.
     func weight(of step: CallbackModel.Step, leading after: CallbackModel.State, from before: CallbackModel.State,
-                action: ExploreAction) -> Double {
+                action: ExploreAction, remaining: Int) -> Double {
         var weight = 1.0
         for rule in step.rules { weight += 4.0 / Double(1 + applied[rule, default: 0]) }
         if after.transition != nil { weight += 2 }
@@ -84,11 +89,21 @@ public struct SequenceGenerator: Sendable {
         if action == .loadDemo2(replace: true) && !before.patches.isEmpty { weight += 1.5 }
         // The stalled replace needs three steps in order: the demo, busymod
         // held in its replacement, then the replace.
-        if action == .loadBusyTargetHoldingPatch && before.patch(.demo) != nil { weight += 4 }
+        if action == .loadBusyTargetHoldingPatch && before.patch(.demo) != nil { weight += 16 }
         if action == .loadDemo2(replace: true) && before.patchedWorkBlocking { weight += 8 }
         // Mid-replace, a target coming or going shows the nop objects.
         if let transition = before.transition, before.patch(transition.patch)?.replace == true,
            action == .loadTarget || action == .unload(.target) { weight += 20 }
+        // The stalled unpatch needs the demo, busymod held in its
+        // replacement, then disabling the demo; inside it, a target coming
+        // or going and the reversal are what differs from a patching stall.
+        if action == .disable(.demo) && before.patchedWorkBlocking && before.transition == nil {
+            weight += remaining > 2 ? 30 : 2
+        }
+        if let transition = before.transition, transition.direction == .unpatching,
+           action == .loadTarget || action == .unload(.target) { weight += 40 }
+        if let transition = before.transition, transition.direction == .unpatching,
+           action == .disable(transition.patch) { weight += 10 }
         // Leaving a clean kernel behind early ends the interesting part.
         if after.isClean && !before.isClean { weight *= 0.3 }
         return weight

@@ -93,11 +93,11 @@ public struct ModuleCatalog: Sendable {
                     "\(place): rmmod \(module): not a test module; a scenario may unload only the modules of its module directory",
                     remedy: known)
             }
-        case .write(_, .patchEnabled(let patch)), .waitForTransition(let patch):
+        case .write(_, .patchEnabled(let patch), _), .waitForTransition(let patch):
             try validateLivepatch(patch, file: "/sys/kernel/livepatch/\(patch)/enabled", place: place, known: known)
         case .checkSysfsRights(let file, _), .checkSysfsValue(let file, _), .waitForValue(.patchFile(let file), _):
             try validateLivepatch(file.patch, file: "/sys/kernel/livepatch/\(file.patch)", place: place, known: known)
-        case .write(_, .moduleParameter(let module, let parameter)), .waitForValue(.moduleParameter(let module, let parameter), _):
+        case .write(_, .moduleParameter(let module, let parameter), _), .waitForValue(.moduleParameter(let module, let parameter), _):
             try validateParameter(parameter, of: module, place: place, known: known)
         case .spawn(_, let program):
             // The hammer ships beside the modules (make -C tools/hammer, then

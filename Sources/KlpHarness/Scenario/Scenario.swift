@@ -78,8 +78,14 @@ public enum Action: Equatable, Sendable {
     /// livepatch whose patch is enabled or in transition, which the kernel
     /// refuses to unload (it holds its own module).
     case remove(module: String)
-    /// `echo VALUE > /sys/…`.
-    case write(value: String, target: SysfsTarget)
+    /// `echo VALUE > /sys/…`. `echo 0 > /sys/kernel/livepatch/PATCH/enabled`
+    /// waits until the patch has left sysfs (the unpatching transition
+    /// finished), `echo 1 > …/enabled` until its transition has finished
+    /// (the kernel accepts it only to reverse an unpatching transition,
+    /// enabled_store() in kernel/livepatch/core.c). With `&` (only on a
+    /// patch's `enabled`) it waits instead until the transition is under
+    /// way (stalled), as a stalling `insmod … &` does.
+    case write(value: String, target: SysfsTarget, waitsForTransition: Bool = true)
     /// `wait_for_transition PATCH`, as `functions.sh` names it: waits until
     /// PATCH is not in transition (or has left sysfs). A stalled transition
     /// finishes on the kernel's next 1-second retry once its busy task is
@@ -107,8 +113,8 @@ public enum Action: Equatable, Sendable {
         switch self {
         case .insert(let file, _, _): [ModuleName.fromFile(file)]
         case .remove(let module): [ModuleName.normalized(module)]
-        case .write(_, .patchEnabled(let patch)): [patch]
-        case .write(_, .moduleParameter(let module, _)): [module]
+        case .write(_, .patchEnabled(let patch), _): [patch]
+        case .write(_, .moduleParameter(let module, _), _): [module]
         case .waitForTransition(let patch): [patch]
         case .checkSysfsRights(let file, _), .checkSysfsValue(let file, _): [file.patch]
         case .waitForValue(.patchFile(let file), _): [file.patch]
@@ -124,7 +130,7 @@ public enum Action: Equatable, Sendable {
         switch self {
         case .insert(let file, _, _): "insmod: ERROR: could not insert module \(file): \(message)"
         case .remove(let module): "rmmod: ERROR: could not remove module \(module): \(message)"
-        case .write(_, let target): "echo: ERROR: could not write \(target.path(in: sysfs)): \(message)"
+        case .write(_, let target, _): "echo: ERROR: could not write \(target.path(in: sysfs)): \(message)"
         // procps' sysctl(8) words, which test-ftrace.sh expects.
         case .sysctl(let key, _): "sysctl: setting key \"\(key.rawValue)\": \(message)"
         default: "\(commandName): ERROR: \(message)"

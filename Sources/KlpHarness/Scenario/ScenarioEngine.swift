@@ -307,15 +307,26 @@ public final class ScenarioEngine {
                 return action.errorLine(error.errno.message, sysfs: sysfs)
             }
             return nil
-        case .write(let value, let target):
+        case .write(let value, let target, let waitsForTransition):
             do {
                 try KernelFile.write(value, to: target.path(in: sysfs))
             } catch {
                 return action.errorLine(error.errno.message, sysfs: sysfs)
             }
-            if case .patchEnabled(let patch) = target, value == "0" {
-                try stoppingOnWait {
+            guard case .patchEnabled(let patch) = target else { return nil }
+            try stoppingOnWait {
+                if !waitsForTransition {
+                    // `&`: __klp_disable_patch() has started the transition
+                    // and tried it once before the write returned; it stays.
+                    try verbs.waitForStalledTransition(of: patch, deadline: deadline, isCancelled: Self.isCancelled)
+                } else if value == "0" {
                     try verbs.waitForPatchRemoval(patch, context: "after disable", deadline: deadline, isCancelled: Self.isCancelled)
+                } else if value == "1" {
+                    // Accepted only as klp_reverse_transition() of an
+                    // unpatching transition, which does not try to finish:
+                    // the kernel's 1 s retry completes it, printing
+                    // post-patch callbacks that belong to this action.
+                    try verbs.waitForSettledTransition(of: patch, deadline: deadline, isCancelled: Self.isCancelled)
                 }
             }
             return nil

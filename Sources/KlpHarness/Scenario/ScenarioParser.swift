@@ -154,13 +154,20 @@ public enum ScenarioParser {
             }
             return .remove(module: name)
         case "echo":
+            var waits = true
+            if words.last == "&" { waits = false; words.removeLast() }
             guard words.count == 3, words[1] == ">" else {
                 throw fail("echo takes 'echo VALUE > /sys/…', found '\(command)'")
             }
             guard let target = sysfsTarget(words[2]) else {
                 throw fail("'\(words[2])' is not a sysfs file a scenario may write: use /sys/kernel/livepatch/PATCH/enabled or /sys/module/MODULE/parameters/NAME")
             }
-            return .write(value: words[0], target: target)
+            // Only a patch's enabled starts a transition that can stall;
+            // a parameter write has nothing to leave running.
+            if !waits, case .moduleParameter = target {
+                throw fail("'&' follows only a write to /sys/kernel/livepatch/PATCH/enabled (a transition left stalled), not '\(words[2])'")
+            }
+            return .write(value: words[0], target: target, waitsForTransition: waits)
         case "wait_for_transition":
             guard words.count == 1, let patch = words.first, isModuleName(patch) else {
                 throw fail("wait_for_transition takes one livepatch name, e.g. '% wait_for_transition livepatch_callbacks_demo'")
