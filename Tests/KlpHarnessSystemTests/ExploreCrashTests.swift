@@ -13,13 +13,10 @@ import XCTest
 /// (default 6.1).
 final class ExploreCrashTests: XCTestCase {
     override func setUpWithError() throws {
-        guard ProcessInfo.processInfo.environment["KLP_HARNESS_EXPLORE_TESTS"] == "1" else {
-            throw XCTSkip("boots VMs: set KLP_HARNESS_EXPLORE_TESTS=1 (scripts/test does)")
-        }
-        try HarnessProcess.requireBinary()
+        try HarnessProcess.requireExploreTests()
     }
 
-    var kernel: String { ProcessInfo.processInfo.environment["KLP_HARNESS_EXPLORE_KERNEL"] ?? "6.1" }
+    var kernel: String { HarnessProcess.exploreKernel }
 
     func testCrashIsRecordedShrunkAndTheRunGoesOn() throws {
         let scratch = try ScratchDirectory()

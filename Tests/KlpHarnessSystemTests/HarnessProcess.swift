@@ -25,6 +25,17 @@ struct HarnessProcess {
         }
     }
 
+    /// The explorer's VM tests run only when KLP_HARNESS_EXPLORE_TESTS=1
+    /// (scripts/test sets it), on KLP_HARNESS_EXPLORE_KERNEL (default 6.1).
+    static func requireExploreTests() throws {
+        guard ProcessInfo.processInfo.environment["KLP_HARNESS_EXPLORE_TESTS"] == "1" else {
+            throw XCTSkip("boots VMs: set KLP_HARNESS_EXPLORE_TESTS=1 (scripts/test does)")
+        }
+        try requireBinary()
+    }
+
+    static var exploreKernel: String { ProcessInfo.processInfo.environment["KLP_HARNESS_EXPLORE_KERNEL"] ?? "6.1" }
+
     /// Starts the harness; `prefix` runs it through another program (setpriv).
     static func start(_ arguments: [String], prefix: [String] = []) throws -> (Process, Pipe, Pipe) {
         try startCommand(prefix + [binary] + arguments)
