@@ -5,6 +5,8 @@
  *
  * With replace=1 it is an atomic-replace patch: it takes over from the
  * patches already loaded, whose unpatch callbacks are then not called.
+ *
+ * With mod_object=Y it also has an object for livepatch_callbacks_mod.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -17,42 +19,87 @@ static int replace;
 module_param(replace, int, 0644);
 MODULE_PARM_DESC(replace, "load as an atomic-replace patch (default=0)");
 
-/* Only a vmlinux object here, so the callbacks need no module state. */
+/*
+ * A patch before livepatch_callbacks_demo on klp_patches that takes
+ * livepatch_callbacks_mod: when the demo's pre-patch callback then refuses
+ * that module, klp_cleanup_module_patches_limited() (kernel/livepatch/
+ * core.c) runs this patch's unpatch callbacks for it while it is still
+ * COMING. No other test module reaches that path.
+ */
+static bool mod_object;
+module_param(mod_object, bool, 0444);
+MODULE_PARM_DESC(mod_object, "add an object for livepatch_callbacks_mod (default=N)");
+
+static const char *const module_state[] = {
+	[MODULE_STATE_LIVE]	= "[MODULE_STATE_LIVE] Normal state",
+	[MODULE_STATE_COMING]	= "[MODULE_STATE_COMING] Full formed, running module_init",
+	[MODULE_STATE_GOING]	= "[MODULE_STATE_GOING] Going away",
+	[MODULE_STATE_UNFORMED]	= "[MODULE_STATE_UNFORMED] Still setting it up",
+};
+
+/*
+ * The demo's format. Callbacks only run for loaded objects, so obj->mod is
+ * NULL exactly for vmlinux.
+ */
+static void callback_info(const char *callback, struct klp_object *obj)
+{
+	if (obj->mod)
+		pr_info("%s: %s -> %s\n", callback, obj->mod->name,
+			module_state[obj->mod->state]);
+	else
+		pr_info("%s: vmlinux\n", callback);
+}
+
 static int pre_patch_callback(struct klp_object *obj)
 {
-	pr_info("%s: vmlinux\n", __func__);
+	callback_info(__func__, obj);
 	return 0;
 }
 
 static void post_patch_callback(struct klp_object *obj)
 {
-	pr_info("%s: vmlinux\n", __func__);
+	callback_info(__func__, obj);
 }
 
 static void pre_unpatch_callback(struct klp_object *obj)
 {
-	pr_info("%s: vmlinux\n", __func__);
+	callback_info(__func__, obj);
 }
 
 static void post_unpatch_callback(struct klp_object *obj)
 {
-	pr_info("%s: vmlinux\n", __func__);
+	callback_info(__func__, obj);
 }
 
 static struct klp_func no_funcs[] = {
 	{ }
 };
 
+#define DEMO2_CALLBACKS {				\
+	.pre_patch = pre_patch_callback,		\
+	.post_patch = post_patch_callback,		\
+	.pre_unpatch = pre_unpatch_callback,		\
+	.post_unpatch = post_unpatch_callback,		\
+}
+
 static struct klp_object objs[] = {
 	{
 		.name = NULL,	/* vmlinux */
 		.funcs = no_funcs,
-		.callbacks = {
-			.pre_patch = pre_patch_callback,
-			.post_patch = post_patch_callback,
-			.pre_unpatch = pre_unpatch_callback,
-			.post_unpatch = post_unpatch_callback,
-		},
+		.callbacks = DEMO2_CALLBACKS,
+	}, { }
+};
+
+/* The same vmlinux object, then livepatch_callbacks_mod's (mod_object=Y). */
+static struct klp_object objs_with_mod[] = {
+	{
+		.name = NULL,	/* vmlinux */
+		.funcs = no_funcs,
+		.callbacks = DEMO2_CALLBACKS,
+	}, {
+		.name = "livepatch_callbacks_mod",
+		.funcs = no_funcs,
+		.callbacks = DEMO2_CALLBACKS,
 	}, { }
 };
 
@@ -63,8 +110,10 @@ static struct klp_patch patch = {
 
 static int __init livepatch_callbacks_demo2_init(void)
 {
-	/* A module parameter so one .ko serves both scenarios. */
+	/* Module parameters so one .ko serves every scenario. */
 	patch.replace = replace;
+	if (mod_object)
+		patch.objs = objs_with_mod;
 	return klp_enable_patch(&patch);
 }
 

@@ -240,6 +240,113 @@ struct CallbackModelRefusedModuleTests {
         #expect(!step.lines.contains { $0.contains("MODULE_STATE_GOING") })
         #expect(step.rules.contains(.prePatchFailureRefusesModule))
     }
+
+    static let coming = "[MODULE_STATE_COMING] Full formed, running module_init"
+
+    /// The actions of `reachesTheEarlierPatchThroughDemo2`: demo2 with its
+    /// livepatch_callbacks_mod object first on klp_patches, the demo
+    /// failing for that module while it is absent, the module's load, then
+    /// the teardown.
+    static let refusedWithEarlierPatch: [ExploreAction] = [
+        .loadDemo2WithModObject, .loadDemoFailingOnly(.target), .loadTarget,
+        .disable(.demo), .disable(.demo2), .unload(.demo2), .unload(.demo),
+    ]
+
+    /// Written from kernel/livepatch/core.c, not from the model or a run.
+    /// klp_module_coming() walks klp_patches in load order: demo2 (not the
+    /// transition patch) gets "applying patch", pre- and post-patch; the
+    /// demo gets "applying patch" and its failing pre-patch, then "patch
+    /// ... failed for module", and klp_cleanup_module_patches_limited(mod,
+    /// demo) lets demo2 go: pre-unpatch (demo2 is not
+    /// klp_transition_patch), "reverting patch", post-unpatch
+    /// (post_unpatch_enabled was set by its pre-patch), with the module
+    /// still COMING: prepare_coming_module() fails before load_module()
+    /// sets MODULE_STATE_GOING (kernel/module/main.c). The loader returns
+    /// ENODEV; the demo's own object gets no unpatch callback.
+    @Test func reachesTheEarlierPatchThroughDemo2() throws {
+        let coming = Self.coming
+        let expected = [
+            "% insmod livepatch-callbacks-demo2.ko mod_object=Y",
+            "livepatch: enabling patch 'livepatch_callbacks_demo2'",
+            "livepatch: 'livepatch_callbacks_demo2': initializing patching transition",
+            "livepatch_callbacks_demo2: pre_patch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo2': starting patching transition",
+            "livepatch: 'livepatch_callbacks_demo2': completing patching transition",
+            "livepatch_callbacks_demo2: post_patch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo2': patching complete",
+            "% insmod livepatch-callbacks-demo.ko pre_patch_ret=-19 pre_patch_fail_object=livepatch_callbacks_mod",
+            "livepatch: enabling patch 'livepatch_callbacks_demo'",
+            "livepatch: 'livepatch_callbacks_demo': initializing patching transition",
+            "livepatch_callbacks_demo: pre_patch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo': starting patching transition",
+            "livepatch: 'livepatch_callbacks_demo': completing patching transition",
+            "livepatch_callbacks_demo: post_patch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo': patching complete",
+            "% insmod livepatch-callbacks-mod.ko",
+            "livepatch: applying patch 'livepatch_callbacks_demo2' to loading module 'livepatch_callbacks_mod'",
+            "livepatch_callbacks_demo2: pre_patch_callback: livepatch_callbacks_mod -> \(coming)",
+            "livepatch_callbacks_demo2: post_patch_callback: livepatch_callbacks_mod -> \(coming)",
+            "livepatch: applying patch 'livepatch_callbacks_demo' to loading module 'livepatch_callbacks_mod'",
+            "livepatch_callbacks_demo: pre_patch_callback: livepatch_callbacks_mod -> \(coming)",
+            "livepatch: pre-patch callback failed for object 'livepatch_callbacks_mod'",
+            "livepatch: patch 'livepatch_callbacks_demo' failed for module 'livepatch_callbacks_mod', refusing to load module 'livepatch_callbacks_mod'",
+            "livepatch_callbacks_demo2: pre_unpatch_callback: livepatch_callbacks_mod -> \(coming)",
+            "livepatch: reverting patch 'livepatch_callbacks_demo2' on unloading module 'livepatch_callbacks_mod'",
+            "livepatch_callbacks_demo2: post_unpatch_callback: livepatch_callbacks_mod -> \(coming)",
+            "insmod: ERROR: could not insert module livepatch-callbacks-mod.ko: No such device",
+            "% echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo/enabled",
+            "livepatch: 'livepatch_callbacks_demo': initializing unpatching transition",
+            "livepatch_callbacks_demo: pre_unpatch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo': starting unpatching transition",
+            "livepatch: 'livepatch_callbacks_demo': completing unpatching transition",
+            "livepatch_callbacks_demo: post_unpatch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo': unpatching complete",
+            "% echo 0 > /sys/kernel/livepatch/livepatch_callbacks_demo2/enabled",
+            "livepatch: 'livepatch_callbacks_demo2': initializing unpatching transition",
+            "livepatch_callbacks_demo2: pre_unpatch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo2': starting unpatching transition",
+            "livepatch: 'livepatch_callbacks_demo2': completing unpatching transition",
+            "livepatch_callbacks_demo2: post_unpatch_callback: vmlinux",
+            "livepatch: 'livepatch_callbacks_demo2': unpatching complete",
+            "% rmmod livepatch_callbacks_demo2",
+            "% rmmod livepatch_callbacks_demo",
+        ]
+        let model = CallbackModel()
+        let predicted = model.transcript(of: Self.refusedWithEarlierPatch)
+        #expect(predicted == expected)
+        if let predicted, predicted != expected {
+            print(UnifiedDiff(expected: expected, actual: predicted).render().joined(separator: "\n"))
+        }
+        var state = CallbackModel.State()
+        var branches: Set<String> = []
+        for action in Self.refusedWithEarlierPatch.prefix(3) {
+            branches.formUnion(try #require(model.apply(action, to: &state)).branches)
+        }
+        #expect(branches.contains(ModelRule.prePatchFailureRefusesModule.branchName("earlier patch lets go")))
+        #expect(Array(Self.refusedWithEarlierPatch.dropFirst(3)) == model.teardown(from: state))
+    }
+
+    /// With the target loaded, demo2's module object gets every callback
+    /// with demo2's prefix and the module's state, like the demo's.
+    @Test func demo2ModObjectTakesTheLoadedTarget() throws {
+        let live = "[MODULE_STATE_LIVE] Normal state"
+        let going = "[MODULE_STATE_GOING] Going away"
+        let predicted = try #require(CallbackModel().transcript(of: [.loadTarget, .loadDemo2WithModObject, .unload(.target), .disable(.demo2)]))
+        #expect(predicted.contains("livepatch_callbacks_demo2: pre_patch_callback: livepatch_callbacks_mod -> \(live)"))
+        #expect(predicted.contains("livepatch_callbacks_demo2: post_patch_callback: livepatch_callbacks_mod -> \(live)"))
+        #expect(predicted.contains("livepatch_callbacks_demo2: pre_unpatch_callback: livepatch_callbacks_mod -> \(going)"))
+        #expect(predicted.contains("livepatch: reverting patch 'livepatch_callbacks_demo2' on unloading module 'livepatch_callbacks_mod'"))
+        #expect(!CallbackModel().transcript(of: [.loadTarget, .loadDemo2(replace: false)])!.contains { $0.contains("demo2: pre_patch_callback: livepatch_callbacks_mod") })
+    }
+
+    /// The scenario line parses back to the action; replace=1 is another action.
+    @Test func demo2ModObjectParsesBack() throws {
+        let command = ExploreAction.loadDemo2WithModObject.command()
+        #expect(command == "insmod livepatch-callbacks-demo2.ko mod_object=Y")
+        #expect(ExploreAction(try ScenarioParser.parseAction(command, path: "t", line: 1)) == .loadDemo2WithModObject)
+        let both = "insmod livepatch-callbacks-demo2.ko mod_object=Y replace=1"
+        #expect(ExploreAction(try ScenarioParser.parseAction(both, path: "t", line: 1)) == nil)
+    }
 }
 
 @Suite("A pre-patch callback that fails for one object")

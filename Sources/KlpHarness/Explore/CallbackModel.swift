@@ -60,8 +60,10 @@ public struct CallbackModel: Sendable {
         /// module's work function; every other object has callbacks only.
         var replacesBusyWork: Bool { module == .demo }
 
-        static func new(_ module: TestModule, replace: Bool) -> Patch {
-            let targets: [TestModule?] = module == .demo ? [nil, .target, .busyTarget] : [nil]
+        /// - Parameter modObject: demo2 loaded with mod_object=Y, which
+        ///   adds an object for livepatch_callbacks_mod.
+        static func new(_ module: TestModule, replace: Bool, modObject: Bool = false) -> Patch {
+            let targets: [TestModule?] = module == .demo ? [nil, .target, .busyTarget] : modObject ? [nil, .target] : [nil]
             return Patch(module: module, replace: replace, objects: targets.map { Object(module: $0) })
         }
     }
@@ -177,7 +179,8 @@ public struct CallbackModel: Sendable {
     /// from an unclean kernel.
     public func allows(_ action: ExploreAction, in state: State) -> Bool {
         switch action {
-        case .loadTarget, .loadBusyTarget, .loadBusyTargetHoldingPatch, .loadDemo, .loadDemoFailingOnly, .loadDemo2:
+        case .loadTarget, .loadBusyTarget, .loadBusyTargetHoldingPatch, .loadDemo, .loadDemoFailingOnly, .loadDemo2,
+             .loadDemo2WithModObject:
             return action.loadedModule.map { !state.loaded.contains($0) } ?? false
         case .unload(let module):
             return state.loaded.contains(module) && !(module == .busyTarget && state.transition != nil)
@@ -237,6 +240,8 @@ public struct CallbackModel: Sendable {
             stalls = run.loadLivepatch(action, replace: false, prePatchFails: true, failObject: object)
         case .loadDemo2(let replace):
             stalls = run.loadLivepatch(action, replace: replace, prePatchFails: false)
+        case .loadDemo2WithModObject:
+            stalls = run.loadLivepatch(action, replace: false, prePatchFails: false)
         case .unload(let module):
             module.isLivepatch ? run.unloadLivepatch(module) : run.unload(module)
         case .disable(let patch):
@@ -302,8 +307,9 @@ public struct CallbackModel: Sendable {
             took(rule, branch)
         }
 
-        /// What the demo's callbacks print (lib: callback_info()); the
-        /// second patch has a vmlinux object only.
+        /// What the demos' callbacks print (callback_info() in both); demo2
+        /// has a vmlinux object, and one for livepatch_callbacks_mod with
+        /// mod_object=Y.
         mutating func callback(_ name: String, _ patch: Patch, _ object: Object, _ moduleState: String) {
             if let module = object.module {
                 say("\(patch.name): \(name): \(module.name) -> \(moduleState)")
@@ -335,7 +341,7 @@ public struct CallbackModel: Sendable {
                 refuse(action, errno: "Device or resource busy", rule: .oneTransitionAtATime, branch: "insmod")
                 return false
             }
-            var patch = Patch.new(module, replace: replace)
+            var patch = Patch.new(module, replace: replace, modObject: action == .loadDemo2WithModObject)
             if replace {
                 // klp_add_nops(): a nop object for each object of the
                 // patches being replaced that the new patch lacks.
@@ -570,7 +576,9 @@ public struct CallbackModel: Sendable {
                     // returns the error first), so their callbacks see
                     // the module still COMING.
                     for earlier in 0..<at {
-                        unpatchGoing(module, patchIndex: earlier, moduleState: Self.coming)
+                        if unpatchGoing(module, patchIndex: earlier, moduleState: Self.coming) {
+                            took(.prePatchFailureRefusesModule, "earlier patch lets go")
+                        }
                     }
                     refuse(action, errno: "No such device", rule: .prePatchFailureRefusesModule, branch: module.name)
                     return
@@ -630,8 +638,10 @@ public struct CallbackModel: Sendable {
         /// One patch letting a going (or refused) module go.
         /// `moduleState`: GOING from klp_module_going(), COMING when
         /// klp_module_coming() refuses the module.
-        mutating func unpatchGoing(_ module: TestModule, patchIndex at: Int, moduleState: String = Self.going) {
-            guard let objectIndex = state.patches[at].objects.firstIndex(where: { $0.module == module && $0.patched }) else { return }
+        /// Returns whether the patch had the module patched.
+        @discardableResult
+        mutating func unpatchGoing(_ module: TestModule, patchIndex at: Int, moduleState: String = Self.going) -> Bool {
+            guard let objectIndex = state.patches[at].objects.firstIndex(where: { $0.module == module && $0.patched }) else { return false }
             let patch = state.patches[at]
             let object = patch.objects[objectIndex]
             let inTransition = state.transition?.patch == patch.module
@@ -650,9 +660,10 @@ public struct CallbackModel: Sendable {
                 took(.nopObjectsDuringReplace, "reverting")
             } else if inTransition {
                 took(.goingModuleDuringTransition, state.transition?.direction.word ?? "patching")
-            } else {
+            } else if moduleState == Self.going {
                 took(.goingModuleUnpatched, module.name)
             }
+            return true
         }
     }
 }

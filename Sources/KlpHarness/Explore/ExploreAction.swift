@@ -39,6 +39,17 @@ public enum ExploreAction: Hashable, Codable, Sendable {
     case loadDemoFailingOnly(TestModule)
     /// `insmod livepatch-callbacks-demo2.ko [replace=1]`
     case loadDemo2(replace: Bool)
+    /// `insmod livepatch-callbacks-demo2.ko mod_object=Y`: demo2 with a
+    /// second object, for livepatch_callbacks_mod (callbacks only). Loaded
+    /// before the demo, it is an earlier patch on klp_patches that takes
+    /// the target, so the demo refusing the target makes it let the
+    /// target go (klp_cleanup_module_patches_limited(), core.c).
+    ///
+    /// Never with replace=1: a replacing patch with a real object for the
+    /// target would change which of its objects are nops (klp_add_nops()
+    /// adds one only for an object the new patch lacks), and the replace
+    /// rules are modelled and reached with the nop objects as they are.
+    case loadDemo2WithModObject
     /// `rmmod NAME`
     case unload(TestModule)
     /// `echo 0 > /sys/kernel/livepatch/PATCH/enabled [&]`: with `&` when
@@ -96,6 +107,8 @@ public enum ExploreAction: Hashable, Codable, Sendable {
             "insmod \(TestModule.demo.file) pre_patch_ret=\(Self.prePatchError) pre_patch_fail_object=\(object.name)" + (stalls ? " &" : "")
         case .loadDemo2(let replace):
             "insmod \(TestModule.demo2.file)" + (replace ? " replace=1" : "") + (stalls ? " &" : "")
+        case .loadDemo2WithModObject:
+            "insmod \(TestModule.demo2.file) mod_object=Y" + (stalls ? " &" : "")
         case .unload(let module):
             "rmmod \(module.name)"
         case .disable(let patch):
@@ -117,7 +130,7 @@ public enum ExploreAction: Hashable, Codable, Sendable {
         case .loadTarget: .target
         case .loadBusyTarget, .loadBusyTargetHoldingPatch: .busyTarget
         case .loadDemo, .loadDemoFailingOnly: .demo
-        case .loadDemo2: .demo2
+        case .loadDemo2, .loadDemo2WithModObject: .demo2
         default: nil
         }
     }
@@ -141,6 +154,7 @@ public enum ExploreAction: Hashable, Codable, Sendable {
                 self = .loadDemoFailingOnly(object)
             case (TestModule.demo2.file, []): self = .loadDemo2(replace: false)
             case (TestModule.demo2.file, ["replace=1"]): self = .loadDemo2(replace: true)
+            case (TestModule.demo2.file, ["mod_object=Y"]): self = .loadDemo2WithModObject
             case (Self.crashModuleFile, ["crash=oops"]): self = .loadCrashModule
             default: return nil
             }

@@ -131,7 +131,7 @@ public enum ExploreCoverage {
     static func kind(of action: ExploreAction) -> String {
         switch action {
         case .loadTarget, .loadBusyTarget, .loadBusyTargetHoldingPatch: "load a target"
-        case .loadDemo, .loadDemoFailingOnly, .loadDemo2: "load a livepatch"
+        case .loadDemo, .loadDemoFailingOnly, .loadDemo2, .loadDemo2WithModObject: "load a livepatch"
         case .unload(let module): module.isLivepatch ? "unload a livepatch" : "unload a target"
         case .disable: "disable a patch"
         case .enable: "enable a patch"

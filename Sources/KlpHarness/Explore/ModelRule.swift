@@ -33,7 +33,12 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
     /// (obj->callbacks.post_unpatch_enabled, set in klp_pre_patch_callback()).
     case prePatchFailureUnpatchesEarlierObjects = "pre-patch-failure-unpatches-earlier-objects"
     /// callbacks.rst: "Refuse to load a module, if the livepatch was
-    /// already successfully loaded." Test 7.
+    /// already successfully loaded." Test 7. Branch "earlier patch lets
+    /// go": a patch before the failing one on klp_patches (demo2 with
+    /// mod_object=Y) had already taken the module; klp_module_coming()
+    /// calls klp_cleanup_module_patches_limited() (core.c), which gives
+    /// it pre-unpatch, "reverting patch", post-unpatch, with the module
+    /// still COMING.
     case prePatchFailureRefusesModule = "pre-patch-failure-refuses-module"
     /// livepatch.rst, "Consistency model": a task sleeping in a function
     /// the patch replaces cannot be switched, so the transition stalls.
@@ -121,8 +126,10 @@ public enum ModelRule: String, CaseIterable, Codable, Sendable {
         case .prePatchForLoadedObjects, .postPatchAfterTransition, .prePatchFailureRefusesLivepatch,
              .prePatchFailureUnpatchesEarlierObjects:
             ["vmlinux", "module"]
-        case .comingModulePatched, .goingModuleUnpatched, .prePatchFailureRefusesModule:
+        case .comingModulePatched, .goingModuleUnpatched:
             [TestModule.target.name, TestModule.busyTarget.name]
+        case .prePatchFailureRefusesModule:
+            [TestModule.target.name, TestModule.busyTarget.name, "earlier patch lets go"]
         case .absentTargetHasNoCallbacks, .independentPatches: ["enable", "disable"]
         case .oneTransitionAtATime: ["insmod", "disable"]
         case .noSecondEnable: ["enabled", "in transition", "unpatching"]

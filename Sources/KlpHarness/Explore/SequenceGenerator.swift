@@ -37,7 +37,7 @@ public struct SequenceGenerator: Sendable {
         .loadTarget, .loadBusyTarget(blocking: true), .loadBusyTarget(blocking: false), .loadBusyTargetHoldingPatch,
         .loadDemo(prePatchFails: false), .loadDemo(prePatchFails: true),
         .loadDemoFailingOnly(.target), .loadDemoFailingOnly(.busyTarget),
-        .loadDemo2(replace: false), .loadDemo2(replace: true),
+        .loadDemo2(replace: false), .loadDemo2(replace: true), .loadDemo2WithModObject,
     ] + TestModule.allCases.map { .unload($0) }
         + [TestModule.demo, .demo2].flatMap { [ExploreAction.disable($0), .enable($0)] }
         + [.setPrePatchRet(fails: true), .setPrePatchRet(fails: false), .releasePatchedWork]
@@ -104,6 +104,19 @@ public struct SequenceGenerator: Sendable {
            action == .loadTarget || action == .unload(.target) { weight += 40 }
         if let transition = before.transition, transition.direction == .unpatching,
            action == .disable(transition.patch) { weight += 10 }
+        // A module refused with an earlier patch present needs demo2 with
+        // its livepatch_callbacks_mod object before the demo, the demo's
+        // pre-patch failing for that module while it is absent, then the
+        // module's load.
+        let demo2TakesTarget = before.patch(.demo2)?.objects.contains { $0.module == .target } == true
+        // After the demo it cannot reach that, and it would take demo2 from
+        // the replace the nop objects need.
+        if action == .loadDemo2WithModObject { before.loaded.contains(.demo) ? (weight *= 0.2) : (weight += 2) }
+        if demo2TakesTarget && !before.loaded.contains(.target) {
+            if action == .loadDemoFailingOnly(.target) { weight += 4 }
+            if action == .setPrePatchRet(fails: true) && before.patch(.demo) != nil { weight += 4 }
+        }
+        if step.branches.contains(ModelRule.prePatchFailureRefusesModule.branchName("earlier patch lets go")) { weight += 4 }
         // Leaving a clean kernel behind early ends the interesting part.
         if after.isClean && !before.isClean { weight *= 0.3 }
         return weight
