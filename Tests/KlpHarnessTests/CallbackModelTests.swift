@@ -224,8 +224,8 @@ struct CallbackModelRefusedModuleTests {
     /// klp_module_coming() fails and calls
     /// klp_cleanup_module_patches_limited() itself, before the loader sets
     /// MODULE_STATE_GOING: the earlier patches' unpatch callbacks see the
-    /// module COMING. No module here has an earlier patch with a module
-    /// object, so the state is built by hand.
+    /// module COMING. The state is built by hand here;
+    /// `reachesTheEarlierPatchThroughDemo2` reaches it by actions.
     @Test func earlierPatchesSeeTheModuleComing() throws {
         var earlier = CallbackModel.Patch.new(.demo2, replace: false)
         earlier.objects.append(CallbackModel.Object(module: .target))
