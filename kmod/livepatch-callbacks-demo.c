@@ -17,6 +17,7 @@
 #include <linux/string.h>
 
 #include "livepatch-callbacks-busymod.h"
+#include "livepatch-callbacks-info.h"
 
 /* Returned by every pre-patch callback; -19 (-ENODEV) makes it fail. */
 static int pre_patch_ret;
@@ -32,26 +33,6 @@ static char *pre_patch_fail_object;
 module_param(pre_patch_fail_object, charp, 0644);
 MODULE_PARM_DESC(pre_patch_fail_object,
 		 "only this object's pre_patch_callback returns pre_patch_ret (default: every object)");
-
-static const char *const module_state[] = {
-	[MODULE_STATE_LIVE]	= "[MODULE_STATE_LIVE] Normal state",
-	[MODULE_STATE_COMING]	= "[MODULE_STATE_COMING] Full formed, running module_init",
-	[MODULE_STATE_GOING]	= "[MODULE_STATE_GOING] Going away",
-	[MODULE_STATE_UNFORMED]	= "[MODULE_STATE_UNFORMED] Still setting it up",
-};
-
-/*
- * One helper for all callbacks of all objects. Callbacks only run for
- * loaded objects, so obj->mod is NULL exactly for vmlinux.
- */
-static void callback_info(const char *callback, struct klp_object *obj)
-{
-	if (obj->mod)
-		pr_info("%s: %s -> %s\n", callback, obj->mod->name,
-			module_state[obj->mod->state]);
-	else
-		pr_info("%s: vmlinux\n", callback);
-}
 
 /* Before an object is patched; non-zero refuses the patch (or module). */
 static int pre_patch_callback(struct klp_object *obj)

@@ -15,6 +15,8 @@
 #include <linux/kernel.h>
 #include <linux/livepatch.h>
 
+#include "livepatch-callbacks-info.h"
+
 static int replace;
 module_param(replace, int, 0644);
 MODULE_PARM_DESC(replace, "load as an atomic-replace patch (default=0)");
@@ -29,26 +31,6 @@ MODULE_PARM_DESC(replace, "load as an atomic-replace patch (default=0)");
 static bool mod_object;
 module_param(mod_object, bool, 0444);
 MODULE_PARM_DESC(mod_object, "add an object for livepatch_callbacks_mod (default=N)");
-
-static const char *const module_state[] = {
-	[MODULE_STATE_LIVE]	= "[MODULE_STATE_LIVE] Normal state",
-	[MODULE_STATE_COMING]	= "[MODULE_STATE_COMING] Full formed, running module_init",
-	[MODULE_STATE_GOING]	= "[MODULE_STATE_GOING] Going away",
-	[MODULE_STATE_UNFORMED]	= "[MODULE_STATE_UNFORMED] Still setting it up",
-};
-
-/*
- * The demo's format. Callbacks only run for loaded objects, so obj->mod is
- * NULL exactly for vmlinux.
- */
-static void callback_info(const char *callback, struct klp_object *obj)
-{
-	if (obj->mod)
-		pr_info("%s: %s -> %s\n", callback, obj->mod->name,
-			module_state[obj->mod->state]);
-	else
-		pr_info("%s: vmlinux\n", callback);
-}
 
 static int pre_patch_callback(struct klp_object *obj)
 {
