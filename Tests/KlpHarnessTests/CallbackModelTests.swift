@@ -179,11 +179,7 @@ struct CallbackModelReplaceStallTests {
             "% rmmod livepatch_callbacks_busymod",
             "livepatch_callbacks_busymod: livepatch_callbacks_busymod_exit",
         ]
-        let predicted = CallbackModel().transcript(of: actions)
-        #expect(predicted == expected)
-        if let predicted, predicted != expected {
-            print(UnifiedDiff(expected: expected, actual: predicted).render().joined(separator: "\n"))
-        }
+        expectTranscript(of: actions, is: expected)
     }
 
     /// The step applies each new rule; with the work held and no
@@ -312,11 +308,7 @@ struct CallbackModelRefusedModuleTests {
             "% rmmod livepatch_callbacks_demo",
         ]
         let model = CallbackModel()
-        let predicted = model.transcript(of: Self.refusedWithEarlierPatch)
-        #expect(predicted == expected)
-        if let predicted, predicted != expected {
-            print(UnifiedDiff(expected: expected, actual: predicted).render().joined(separator: "\n"))
-        }
+        expectTranscript(of: Self.refusedWithEarlierPatch, model: model, is: expected)
         var state = CallbackModel.State()
         var branches: Set<String> = []
         for action in Self.refusedWithEarlierPatch.prefix(3) {
@@ -469,11 +461,7 @@ struct CallbackModelUnpatchStallTests {
             "\(demo): post_patch_callback: \(busy) -> \(Self.live)",
             "livepatch: '\(demo)': patching complete",
         ]
-        let predicted = CallbackModel().transcript(of: Self.actions)
-        #expect(predicted == expected)
-        if let predicted, predicted != expected {
-            print(UnifiedDiff(expected: expected, actual: predicted).render().joined(separator: "\n"))
-        }
+        expectTranscript(of: Self.actions, is: expected)
     }
 
     /// Each new behaviour is a rule or a branch; the stall ends by reversal
@@ -519,5 +507,17 @@ struct CallbackModelUnpatchStallTests {
         let transcript = try #require(model.transcript(of: actions))
         #expect(transcript.contains("insmod: ERROR: could not insert module livepatch-callbacks-demo2.ko: Device or resource busy"))
         #expect(transcript.last == "rmmod: ERROR: could not remove module livepatch_callbacks_demo: Resource temporarily unavailable")
+    }
+}
+
+/// The model's transcript of `actions` equals `expected`, the lines written
+/// from kernel/livepatch/core.c; on a miss the unified diff is printed, so
+/// the failing line is readable.
+func expectTranscript(of actions: [ExploreAction], model: CallbackModel = CallbackModel(), is expected: [String],
+                      sourceLocation: SourceLocation = #_sourceLocation) {
+    let predicted = model.transcript(of: actions)
+    #expect(predicted == expected, sourceLocation: sourceLocation)
+    if let predicted, predicted != expected {
+        print(UnifiedDiff(expected: expected, actual: predicted).render().joined(separator: "\n"))
     }
 }
