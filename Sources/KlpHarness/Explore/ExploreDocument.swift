@@ -116,6 +116,15 @@ public struct ExploreDocument: Codable, Sendable {
         return lines
     }
 
+    /// explore.json and coverage.txt, named and written the same by the
+    /// guest's explorer and by the host that merges a run's boots.
+    public func files() throws -> [(name: String, text: String)] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return [("explore.json", String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"),
+                ("coverage.txt", coverageReport.joined(separator: "\n") + "\n")]
+    }
+
     /// coverage.txt: every rule with its count, then the pairs.
     public var coverageReport: [String] {
         var lines = ["# Model rules applied by \(sequences.count) sequence(s) of seed \(seed) on \(kernel)", ""]

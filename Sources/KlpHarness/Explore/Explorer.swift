@@ -220,12 +220,6 @@ public struct Explorer {
 
     /// explore.json and coverage.txt; returns their paths.
     func write(_ document: ExploreDocument, results: OpenResultsFolder, model: CallbackModel) throws -> [String] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        var files: [String] = []
-        files.append(try results.write(String(decoding: try encoder.encode(document), as: UTF8.self) + "\n",
-                                       to: "explore.json", in: Self.folderName))
-        files.append(try results.write(document.coverageReport.joined(separator: "\n") + "\n", to: "coverage.txt", in: Self.folderName))
-        return files
+        try document.files().map { try results.write($0.text, to: $0.name, in: Self.folderName) }
     }
 }

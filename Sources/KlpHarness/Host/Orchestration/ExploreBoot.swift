@@ -44,6 +44,12 @@ struct ExploreBoot {
 
         /// What explore.json keeps (`ExploreDocument.Sequence.crash`).
         var console: [String] { [headline] + excerpt }
+
+        /// The KTAP diagnostics for the crash, `what` naming when it came
+        /// ("during sequence 3"): the headline and the first 20 console lines.
+        func diagnostics(_ what: String) -> [String] {
+            ["# kernel crashed \(what): \(headline)"] + excerpt.prefix(20).map { "# \($0)" }
+        }
     }
 
     /// What one boot came to.
@@ -74,7 +80,7 @@ struct ExploreBoot {
         let boot = try once(arguments: arguments, files: files, keepFiles: true, onLine: say)
         if let crash = boot.crash {
             let sequence = crash.sequence
-            (["# kernel crashed during sequence \(sequence): \(crash.headline)"] + crash.excerpt.prefix(20).map { "# \($0)" }
+            (crash.diagnostics("during sequence \(sequence)")
                 + ["not ok \(sequence) sequence-\(sequence)",
                    "# the explorer stopped; rerun with the same --seed to reproduce (\(Explorer.folderName)/crash.txt has the console)"])
                 .forEach(say)
@@ -122,13 +128,13 @@ struct ExploreBoot {
             guard number <= options.count else {
                 // After the last sequence's verdict (the explorer's own
                 // clean-up): no sequence to blame or shrink, still a failure.
-                (["# kernel crashed after the last sequence: \(crash.headline)"] + crash.excerpt.prefix(20).map { "# \($0)" }).forEach(say)
+                crash.diagnostics("after the last sequence").forEach(say)
                 crashedAfterLast = true
                 break
             }
             let body = Explorer.generatedBody(seed: options.seed, number: number, model: model, crashInSequence: options.crashInSequence)
             let teardown = ExploreSequence(number: number, body: body, model: model)?.teardown ?? []
-            (["# kernel crashed during sequence \(number): \(crash.headline)"] + crash.excerpt.prefix(20).map { "# \($0)" }
+            (crash.diagnostics("during sequence \(number)")
                 + ["not ok \(number) sequence-\(number)"]).forEach(say)
             let entry = ExploreDocument.Sequence(number: number, body: body, teardown: teardown, status: ScenarioStatus.crash.rawValue,
                                                  seconds: crash.seconds, crash: crash.console)
@@ -376,10 +382,9 @@ struct ExploreBoot {
     /// The run's explore.json and coverage.txt, over the last boot's.
     func write(_ document: ExploreDocument) throws {
         let directory = "\(machine.folder.root)/\(Explorer.folderName)"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileBytes.makeDirectories(directory)
-        try FileBytes.write(String(decoding: try encoder.encode(document), as: UTF8.self) + "\n", to: "\(directory)/explore.json")
-        try FileBytes.write(document.coverageReport.joined(separator: "\n") + "\n", to: "\(directory)/coverage.txt")
+        for file in try document.files() {
+            try FileBytes.write(file.text, to: "\(directory)/\(file.name)")
+        }
     }
 }
